@@ -1,0 +1,1 @@
+"""Conversation engine and command line of the support assistant."""

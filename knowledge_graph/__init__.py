@@ -1,0 +1,1 @@
+"""Knowledge graph of the support domain and per-conversation context (networkx)."""

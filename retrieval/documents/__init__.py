@@ -1,0 +1,1 @@
+"""Knowledge-base file loaders: typed by extension, safe against bad files, chunked."""

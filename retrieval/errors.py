@@ -1,0 +1,31 @@
+"""Exceptions of the whole project, each with a message that says what to fix.
+
+Every error a user can cause (bad flag, bad file, missing weights, unreachable server) is a
+`SupportbotError`; the CLI prints its message on one line and exits non-zero. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SupportbotError(Exception):
+    """Base class: a problem the user can fix; the message says how."""
+
+
+class ConfigError(SupportbotError):
+    """An option or setting has a value that cannot work."""
+
+
+class InputError(SupportbotError):
+    """A file or query given to us is unusable (corrupt, too big, unknown type, empty)."""
+
+
+class ModelMissingError(SupportbotError):
+    """Model weights are not on this machine; the message names the file and how to provide it."""
+
+
+class ChecksumError(SupportbotError):
+    """A downloaded or provided checkpoint does not have the published sha256."""
+
+
+class StoreError(SupportbotError):
+    """The vector store is unreachable, locked by another process, or answered with an error."""

@@ -1,0 +1,1 @@
+"""VectorStore backends (one file each) and the factory that picks one by name."""

@@ -1,0 +1,52 @@
+"""The `VectorStore` role: chunks with dense vectors and full-text (BM25) search, searched hybridly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from retrieval.types import Hit, Record, SearchFilter
+
+
+@dataclass(frozen=True)
+class DenseQuery:
+    """One dense request: a query vector and the source name it is reported under (e.g. `dense:image`)."""
+
+    name: str
+    vector: np.ndarray
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """A collection of chunks: id, doc_id, chunk_id, modality, text, source, metadata, dense + BM25 sparse.
+
+    `open()` connects and creates the collection if needed (safe to call twice); `close()` releases
+    it. `hybrid_search` fuses every dense request and the BM25 request (when `text` is non-empty)
+    with reciprocal rank fusion; each returned `Hit.sources` holds the rank and score every source
+    gave that hit (key `bm25` for full text, the `DenseQuery.name` for dense requests).
+    """
+
+    dim: int
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def upsert(self, records: Sequence[Record]) -> None: ...
+
+    def delete_docs(self, doc_ids: Sequence[str]) -> None: ...
+
+    def count(self) -> int: ...
+
+    def doc_ids(self) -> set[str]: ...
+
+    def hybrid_search(
+        self,
+        text: str | None,
+        dense: Sequence[DenseQuery],
+        top_k: int,
+        search_filter: SearchFilter | None = None,
+    ) -> list[Hit]: ...

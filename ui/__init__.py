@@ -1,0 +1,1 @@
+"""Gradio user interface: customer chat and staff trace console."""
