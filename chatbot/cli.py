@@ -1,0 +1,119 @@
+"""The `supportbot` command line: ingest, search, eval, demo, models.
+
+Every command exits 0 on success and non-zero with a one-line reason on stderr otherwise
+(`SupportbotError` messages say what to fix). Argument parsing and output live here; the work is
+done by `chatbot.commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chatbot import commands
+from retrieval.config import Settings
+from retrieval.errors import SupportbotError
+
+
+def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "supportbot_data") -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where the index lives (default: $SUPPORTBOT_DATA_DIR or ./{data_dir_default})"
+        if data_dir_default
+        else "where the index lives (default: a fresh temporary dir)",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, default=None, help="model weights dir (default: $SUPPORTBOT_MODEL_DIR or cache)"
+    )
+    parser.add_argument(
+        "--allow-missing-models",
+        action="store_true",
+        help="run without dense (ImageBind) retrieval when its weights are missing; outputs say so",
+    )
+    parser.add_argument("--milvus-uri", default=None, help="Milvus server http(s)://host:port (default: Milvus Lite)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: best available)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="supportbot", description="Multimodal customer-support assistant over your support knowledge."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index a knowledge-base folder (incremental)")
+    ingest.add_argument("kb_dir", type=Path, help="folder of manuals, FAQs (.csv), images, sounds")
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _common(ingest)
+
+    search = sub.add_parser("search", help="search the indexed knowledge base")
+    search.add_argument("text", nargs="?", default="", help="the question (may be empty with --image/--audio)")
+    search.add_argument("--image", type=Path, default=None, help="a screenshot or photo to search with")
+    search.add_argument("--audio", type=Path, default=None, help="a voice note or device sound to search with")
+    search.add_argument("--top-k", type=int, default=5, help="how many hits (1-100, default 5)")
+    search.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _common(search)
+
+    ev = sub.add_parser("eval", help="score retrieval on a JSONL query set")
+    ev.add_argument("--kb", type=Path, required=True, help="knowledge-base folder to ingest first")
+    ev.add_argument("--queries", type=Path, required=True, help="JSONL query cases")
+    ev.add_argument("--out", type=Path, default=None, help="write the JSON report here")
+    _common(ev, data_dir_default=None)
+
+    demo = sub.add_parser("demo", help="ingest the bundled sample KB (data/kb) and try a few searches")
+    _common(demo)
+
+    models = sub.add_parser("models", help="list, locate or download model weights")
+    models.add_argument("action", choices=["list", "download"], help="list known checkpoints, or download one")
+    models.add_argument("name", nargs="?", default="imagebind_huge", help="checkpoint name (default imagebind_huge)")
+    models.add_argument("--model-dir", type=Path, default=None, help="where weights live")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=getattr(args, "data_dir", None),
+        model_dir=getattr(args, "model_dir", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
+        device=getattr(args, "device", None),
+        allow_missing_models=getattr(args, "allow_missing_models", False) or None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "models":
+            return commands.models(args.action, args.name, args.model_dir)
+        settings = settings_from(args)
+        if args.command == "ingest":
+            return commands.ingest(settings, args.kb_dir, progress=not args.no_progress)
+        if args.command == "search":
+            return commands.search(
+                settings, args.text, image=args.image, audio=args.audio, top_k=args.top_k, as_json=args.json
+            )
+        if args.command == "eval":
+            return commands.evaluate(settings, args.kb, args.queries, out=args.out, temp_data=args.data_dir is None)
+        if args.command == "demo":
+            return commands.demo(settings)
+    except SupportbotError as exc:
+        print(f"supportbot {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"supportbot {args.command}: interrupted", file=sys.stderr)
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")  # argparse's choices make this unreachable
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""What each `supportbot` command does, given validated settings; printing is plain text or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from chatbot.runtime import Runtime, open_runtime
+from retrieval import checkpoints
+from retrieval.config import Settings
+from retrieval.errors import InputError
+from retrieval.evaluation import EVAL_TOP_K, evaluate as run_eval, format_table, load_cases, query_for
+from retrieval.ingest import IngestReport
+from retrieval.media import load_audio, load_image
+from retrieval.retriever import Query, RetrievalResult
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_KB = REPO_ROOT / "data" / "kb"
+DEMO_QUESTIONS = (
+    "my router shows error E-42",
+    "how do I return a product for a refund?",
+    "three short beeps after a firmware update",
+)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _print_ingest(report: IngestReport) -> None:
+    for rel, reason in report.failed:
+        _err(f"failed: {rel}: {reason}")
+    for warning in report.warnings:
+        _err(f"warning: {warning}")
+    print(f"ingest: {report.summary()}")
+
+
+def ingest_into(runtime: Runtime, kb_dir: Path, *, progress: bool) -> IngestReport:
+    return runtime.ingestor(progress=progress).run(kb_dir)
+
+
+def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
+    with open_runtime(settings) as runtime:
+        report = ingest_into(runtime, kb_dir, progress=progress)
+    _print_ingest(report)
+    return 0
+
+
+def build_query(settings: Settings, text: str, image: Path | None, audio: Path | None) -> Query:
+    if len(text) > settings.limits.max_query_chars:
+        raise InputError(f"query text is {len(text)} characters; the limit is {settings.limits.max_query_chars}")
+    return Query(
+        text=text.strip(),
+        image=load_image(image, settings.limits) if image else None,
+        audio=load_audio(audio, settings.limits) if audio else None,
+    )
+
+
+def result_to_dict(query: Query, result: RetrievalResult) -> dict[str, Any]:
+    return {
+        "query": {
+            "text": query.text,
+            "image": query.image is not None,
+            "audio": query.audio is not None,
+            "modality": query.modality,
+        },
+        "dense_retrieval": result.dense,
+        "sources": list(result.sources),
+        "notes": list(result.notes),
+        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+        "hits": [hit.to_dict() for hit in result.hits],
+    }
+
+
+def format_hits(result: RetrievalResult) -> str:
+    lines = []
+    for rank, hit in enumerate(result.hits, start=1):
+        per_source = ", ".join(f"{name} #{s.rank}" for name, s in sorted(hit.sources.items()))
+        lines.append(f"{rank:>2}. {hit.doc_id} [{hit.modality}] score {hit.score:.4f} ({per_source})")
+        lines.append(f"    {hit.snippet()}")
+    if not result.hits:
+        lines.append("no matching knowledge-base items")
+    lines.append("dense retrieval: " + ("on" if result.dense else "OFF (full-text only)"))
+    lines.extend(f"note: {note}" for note in result.notes)
+    return "\n".join(lines)
+
+
+def search(
+    settings: Settings,
+    text: str,
+    *,
+    image: Path | None = None,
+    audio: Path | None = None,
+    top_k: int = 5,
+    as_json: bool = False,
+) -> int:
+    query = build_query(settings, text, image, audio)
+    if query.empty:
+        raise InputError("nothing to search for: give a question, --image or --audio")
+    if not settings.manifest_path.exists():
+        raise InputError(
+            f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
+        )
+    with open_runtime(settings) as runtime:
+        result = runtime.retriever().search(query, top_k=top_k)
+    print(json.dumps(result_to_dict(query, result), indent=2) if as_json else format_hits(result))
+    return 0
+
+
+def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, temp_data: bool) -> int:
+    cases = load_cases(queries)
+    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
+        if temp_data:
+            settings = settings.with_(data_dir=Path(tmp))
+        with open_runtime(settings) as runtime:
+            report_ingest = ingest_into(runtime, kb, progress=False)
+            _print_ingest(report_ingest)
+            retriever = runtime.retriever()
+
+            def search_case(case: Any) -> RetrievalResult:
+                query = query_for(
+                    case,
+                    lambda p: load_image(p, settings.limits),
+                    lambda p: load_audio(p, settings.limits),
+                )
+                return retriever.search(query, top_k=EVAL_TOP_K)
+
+            report = run_eval(cases, search_case)
+    print(format_table(report))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        print(f"report written to {out}")
+    return 0
+
+
+def demo(settings: Settings) -> int:
+    if not SAMPLE_KB.is_dir():
+        raise InputError(f"sample knowledge base {SAMPLE_KB} is missing; run from a full checkout")
+    with open_runtime(settings) as runtime:
+        _print_ingest(ingest_into(runtime, SAMPLE_KB, progress=True))
+        retriever = runtime.retriever()
+        for question in DEMO_QUESTIONS:
+            print(f"\n? {question}")
+            print(format_hits(retriever.search(Query(text=question), top_k=3)))
+    return 0
+
+
+def models(action: str, name: str, model_dir: Path | None) -> int:
+    if action == "list":
+        directory = checkpoints.model_dir(model_dir)
+        for ck in checkpoints.CHECKPOINTS.values():
+            path = directory / ck.filename
+            state = "present" if path.exists() else "missing"
+            print(f"{ck.name}: {state} at {path} ({checkpoints.human_size(ck.size_bytes)}, {ck.licence})")
+        return 0
+    path = checkpoints.download(name, checkpoints.model_dir(model_dir))
+    print(f"{name}: ready at {path}")
+    return 0

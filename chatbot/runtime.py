@@ -1,0 +1,97 @@
+"""Builds the heavy parts of one run from `Settings`: embedder (or none), store, retriever, ingestor.
+
+The one place that decides what happens when model weights are missing: stop with the
+`ModelMissingError` message, or, with `allow_missing_models`, run without dense retrieval and
+carry a note that every output and trace shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from retrieval.config import Settings
+from retrieval.embedders.factory import DEFAULT_DIM, make_embedder
+from retrieval.embedders.protocol import Embedder
+from retrieval.errors import ModelMissingError
+from retrieval.ingest import DocumentSink, Ingestor
+from retrieval.manifest import Manifest
+from retrieval.retriever import Retriever
+from retrieval.stores.factory import make_store
+from retrieval.stores.protocol import VectorStore
+
+log = logging.getLogger(__name__)
+
+DENSE_OFF_MISSING = "dense retrieval OFF: embedder weights are missing (--allow-missing-models); full-text only"
+DENSE_OFF_KB = (
+    "dense retrieval OFF for this KB: it was ingested without embedder weights; re-run `supportbot ingest` "
+    "with the weights present"
+)
+
+
+def load_embedder(settings: Settings) -> tuple[Embedder | None, str | None]:
+    """The configured embedder, loaded; or (None, note) when weights are missing and that is allowed."""
+    embedder = make_embedder(settings)
+    try:
+        embedder.load()
+    except ModelMissingError as exc:
+        if not settings.allow_missing_models:
+            raise
+        log.warning("%s", exc)
+        return None, DENSE_OFF_MISSING
+    return embedder, None
+
+
+@dataclass
+class Runtime:
+    """Open resources of one command. Use as a context manager so the store is always closed."""
+
+    settings: Settings
+    store: VectorStore
+    embedder: Embedder | None
+    dense_note: str | None = None
+
+    def retriever(self) -> Retriever:
+        embedder, note = self.embedder, self.dense_note
+        dense_populated = getattr(self.store, "dense_populated", None)
+        if embedder is not None and callable(dense_populated) and self.store.count() and not dense_populated():
+            embedder, note = None, DENSE_OFF_KB
+        return Retriever(self.store, embedder, dense_note=note)
+
+    def ingestor(self, *, sinks: Sequence[DocumentSink] = (), progress: bool = True) -> Ingestor:
+        return Ingestor(
+            self.store,
+            Manifest.load(self.settings.manifest_path),
+            self.embedder,
+            self.settings.limits,
+            sinks=sinks,
+            batch_size=self.settings.batch_size,
+            progress=progress,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_runtime(settings: Settings, *, embedder: Embedder | None = None, load_models: bool = True) -> Runtime:
+    """Loads the embedder (unless one is passed in, e.g. a tiny test model) and opens the store."""
+    note: str | None = None
+    if embedder is None and load_models:
+        embedder, note = load_embedder(settings)
+    elif embedder is None:
+        note = DENSE_OFF_MISSING
+    dim = embedder.dim if embedder is not None else DEFAULT_DIM
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = make_store(settings, dim=dim, dense_enabled=embedder is not None)
+    store.open()
+    return Runtime(settings, store, embedder, note)

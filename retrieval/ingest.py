@@ -1,0 +1,207 @@
+"""Ingestion: walk a KB folder, load each file safely, chunk, embed, write the store, update the manifest.
+
+Incremental by content hash (see `retrieval.manifest`): unchanged files are skipped, changed ones
+replaced, deleted ones removed; a second run on an unchanged KB writes nothing. A bad file is
+reported with its reason and skipped, and if an earlier good version of it was ingested, that
+version stays (nothing is lost). Optional `DocumentSink`s (the knowledge graph) see the same
+document updates and removals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from retrieval.config import Limits
+from retrieval.documents.loaders import load_chunks
+from retrieval.documents.walk import KBFile, discover
+from retrieval.embedders.protocol import Embedder
+from retrieval.errors import InputError
+from retrieval.manifest import FileEntry, Manifest, content_hash
+from retrieval.media import load_audio, load_image
+from retrieval.stores.protocol import VectorStore
+from retrieval.types import Chunk, Record
+
+log = logging.getLogger(__name__)
+
+
+class DocumentSink(Protocol):
+    """Something that mirrors the KB per document (the knowledge graph): told of every change."""
+
+    def upsert_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None: ...
+
+    def remove_document(self, doc_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingestion run did. `failed` holds (KB-relative path, reason) pairs."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: int = 0
+    failed: tuple[tuple[str, str], ...] = ()
+    chunks_written: int = 0
+    dense: bool = True
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def wrote_anything(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        mode = "dense+bm25" if self.dense else "bm25 only (dense retrieval OFF: no embedder weights)"
+        return (
+            f"added {self.added}, updated {self.updated}, removed {self.removed}, skipped {self.skipped}, "
+            f"failed {len(self.failed)} ({self.chunks_written} chunks written; {mode})"
+        )
+
+
+class Ingestor:
+    """Brings a store (and optional sinks) in line with a KB folder. Heavy parts are passed in."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        manifest: Manifest,
+        embedder: Embedder | None,
+        limits: Limits,
+        *,
+        sinks: Sequence[DocumentSink] = (),
+        batch_size: int = 8,
+        progress: bool = True,
+    ) -> None:
+        self.store = store
+        self.manifest = manifest
+        self.embedder = embedder
+        self.limits = limits
+        self.sinks = tuple(sinks)
+        self.batch_size = batch_size
+        self.progress = progress
+
+    @property
+    def signature(self) -> str | None:
+        """Names how vectors were made; a change forces re-embedding of every file."""
+        return None if self.embedder is None else f"{self.embedder.name}/{self.embedder.dim}"
+
+    def run(self, kb_root: Path) -> IngestReport:
+        if not kb_root.is_dir():
+            raise InputError(f"knowledge-base folder {kb_root} does not exist or is not a directory")
+        files = discover(kb_root)
+        seen: set[str] = set()
+        counts = {"added": 0, "updated": 0, "skipped": 0, "chunks": 0}
+        failed: list[tuple[str, str]] = []
+        warnings: list[str] = []
+        bar = tqdm(files, desc="ingest", unit="file", disable=not self.progress, leave=False)
+        for kb_file in bar:
+            rel = kb_file.doc_id
+            seen.add(rel)
+            try:
+                digest = content_hash(kb_file.path, kb_file.sidecar)
+            except OSError as exc:
+                failed.append((rel, f"cannot read file: {exc.strerror or exc}"))
+                continue
+            old = self.manifest.entries.get(rel)
+            if old is not None and old.sha256 == digest and old.embedder == self.signature:
+                counts["skipped"] += 1
+                continue
+            try:
+                chunks, file_warnings = self._load(kb_file)
+                records = self._embed(chunks)
+            except InputError as exc:
+                failed.append((rel, str(exc)))
+                continue
+            warnings.extend(f"{rel}: {w}" for w in file_warnings)
+            new_doc_ids = tuple(sorted({c.doc_id for c in chunks}))
+            stale = sorted(set(old.doc_ids) - set(new_doc_ids)) if old else []
+            self._replace(new_doc_ids, stale, records, chunks)
+            self.manifest.entries[rel] = FileEntry(digest, new_doc_ids, len(chunks), self.signature)
+            counts["added" if old is None else "updated"] += 1
+            counts["chunks"] += len(records)
+        removed = self._remove_missing(seen)
+        if counts["added"] or counts["updated"] or removed:
+            self.manifest.save()
+        return IngestReport(
+            added=counts["added"],
+            updated=counts["updated"],
+            removed=removed,
+            skipped=counts["skipped"],
+            failed=tuple(failed),
+            chunks_written=counts["chunks"],
+            dense=self.embedder is not None,
+            warnings=tuple(warnings),
+        )
+
+    def _load(self, kb_file: KBFile) -> tuple[list[Chunk], list[str]]:
+        result = load_chunks(kb_file, self.limits)
+        chunks = list(result.chunks)
+        if not chunks:
+            raise InputError("no content to index (empty after parsing)")
+        return chunks, list(result.warnings)
+
+    def _embed(self, chunks: list[Chunk]) -> list[Record]:
+        """Decodes media (always: a corrupt image must fail even without an embedder) and embeds."""
+        media = [self._decode(c) for c in chunks]
+        if self.embedder is None:
+            return [Record(c, None) for c in chunks]
+        vectors: list[np.ndarray | None] = [None] * len(chunks)
+        for modality, embed in (
+            ("text", self.embedder.embed_text),
+            ("image", self.embedder.embed_images),
+            ("audio", self.embedder.embed_audio),
+        ):
+            idx = [i for i, c in enumerate(chunks) if c.modality == modality]
+            for start in range(0, len(idx), self.batch_size):
+                batch = idx[start : start + self.batch_size]
+                inputs = [chunks[i].dense_text if modality == "text" else media[i] for i in batch]
+                out = _call(embed, inputs)
+                for row, i in enumerate(batch):
+                    vectors[i] = out[row]
+        return [Record(c, v) for c, v in zip(chunks, vectors, strict=True)]
+
+    def _decode(self, chunk: Chunk) -> object:
+        if chunk.modality == "text" or chunk.media_path is None:
+            return None
+        path = Path(chunk.media_path)
+        if chunk.modality == "image":
+            return load_image(path, self.limits)
+        return load_audio(path, self.limits)
+
+    def _replace(
+        self, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record], chunks: list[Chunk]
+    ) -> None:
+        self.store.delete_docs([*doc_ids, *stale])
+        self.store.upsert(records)
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        for sink in self.sinks:
+            for doc_id in stale:
+                sink.remove_document(doc_id)
+            for doc_id, doc_chunks in by_doc.items():
+                sink.upsert_document(doc_id, doc_chunks)
+
+    def _remove_missing(self, seen: set[str]) -> int:
+        gone = sorted(set(self.manifest.entries) - seen)
+        for rel in gone:
+            doc_ids = self.manifest.entries[rel].doc_ids
+            self.store.delete_docs(list(doc_ids))
+            for sink in self.sinks:
+                for doc_id in doc_ids:
+                    sink.remove_document(doc_id)
+            del self.manifest.entries[rel]
+        return len(gone)
+
+
+def _call(embed: Callable[[list], np.ndarray], inputs: list) -> np.ndarray:  # type: ignore[type-arg]
+    out = embed(inputs)
+    if out.shape[0] != len(inputs):
+        raise RuntimeError(f"embedder returned {out.shape[0]} vectors for {len(inputs)} inputs")
+    return out

@@ -1,0 +1,88 @@
+"""The ingestion manifest (`<data_dir>/manifest.json`): what was ingested from which file, by content hash.
+
+It makes ingestion incremental: a file whose hash (file bytes + sidecar bytes) and embedder
+signature are unchanged is skipped; a file that vanished from the KB has its doc_ids removed.
+Written atomically (temp file + rename) so a crash never leaves a half-written manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from retrieval.errors import InputError
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One ingested KB file: its content hash, the doc_ids it produced, and how it was embedded."""
+
+    sha256: str
+    doc_ids: tuple[str, ...]
+    chunks: int
+    embedder: str | None
+
+
+def content_hash(path: Path, sidecar: Path | None = None) -> str:
+    """sha256 over the file's bytes and, if present, its sidecar caption's bytes."""
+    digest = hashlib.sha256()
+    for part in (path, sidecar):
+        if part is None:
+            continue
+        digest.update(part.name.encode("utf-8") + b"\0")
+        with part.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+class Manifest:
+    """Mutable map of KB-relative file path -> FileEntry, loaded from and saved to one JSON file."""
+
+    def __init__(self, path: Path, entries: dict[str, FileEntry] | None = None) -> None:
+        self.path = path
+        self.entries: dict[str, FileEntry] = dict(entries or {})
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        if not path.exists():
+            return cls(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            files = raw["files"]
+            entries = {
+                rel: FileEntry(
+                    sha256=str(e["sha256"]),
+                    doc_ids=tuple(e["doc_ids"]),
+                    chunks=int(e["chunks"]),
+                    embedder=e.get("embedder"),
+                )
+                for rel, e in files.items()
+            }
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"ingestion manifest {path} is unreadable ({exc}); delete it and the data dir's milvus.db "
+                "to re-ingest from scratch"
+            ) from exc
+        return cls(path, entries)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "version": MANIFEST_VERSION,
+            "files": {rel: asdict(entry) for rel, entry in sorted(self.entries.items())},
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle, indent=1, ensure_ascii=False)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
