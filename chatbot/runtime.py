@@ -55,8 +55,7 @@ class Runtime:
 
     def retriever(self) -> Retriever:
         embedder, note = self.embedder, self.dense_note
-        dense_populated = getattr(self.store, "dense_populated", None)
-        if embedder is not None and callable(dense_populated) and self.store.count() and not dense_populated():
+        if embedder is not None and not self.store.dense_populated():
             embedder, note = None, DENSE_OFF_KB
         return Retriever(self.store, embedder, dense_note=note)
 

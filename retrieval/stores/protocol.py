@@ -43,6 +43,10 @@ class VectorStore(Protocol):
 
     def doc_ids(self) -> set[str]: ...
 
+    def dense_populated(self) -> bool:
+        """True when every stored chunk has a real dense vector (an empty store counts as populated)."""
+        ...
+
     def hybrid_search(
         self,
         text: str | None,

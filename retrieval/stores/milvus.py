@@ -1,0 +1,407 @@
+"""The Milvus `VectorStore`: Milvus Lite (a local `.db` directory) or a Milvus server, via MilvusClient.
+
+One collection holds every chunk: scalar fields, a JSON `metadata` field, an HNSW/COSINE `dense`
+vector and a `sparse` vector that a Milvus BM25 function fills from `text`. Hybrid search fuses one
+request per dense query and one BM25 request with RRF (k=60) on the server; the single-source
+searches run as well so every hit can report each source's rank and raw score.
+
+Rows without a dense vector (ingested without ImageBind weights) hold a fixed unit placeholder
+vector, because COSINE is undefined on zero vectors, and `has_dense = false`; every dense request
+filters on `has_dense == true`, so placeholders never surface, and `dense_populated()` tells a
+later run whether the KB needs re-ingesting for dense search. With `dense_enabled=False` dense
+requests are skipped entirely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+
+from retrieval.errors import InputError, StoreError
+from retrieval.stores import filters, milvus_lite
+from retrieval.stores.protocol import DenseQuery
+from retrieval.types import MODALITIES, Hit, Modality, Record, SearchFilter, SourceScore
+
+TEXT_MAX_BYTES = 16384
+DOC_ID_MAX_BYTES = 1024
+SOURCE_MAX_BYTES = 4096
+RRF_K = 60
+MIN_SOURCE_LIMIT = 20
+_WRITE_BATCH = 128
+_DELETE_BATCH = 256
+_QUERY_PAGE = 16384  # Milvus caps offset + limit of a plain query at 16384
+_OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
+_REQUIRED_FIELDS = {*_OUTPUT_FIELDS, "has_dense", "dense", "sparse"}
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` UTF-8 bytes without splitting a character."""
+    raw = text.encode("utf-8")
+    return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", errors="ignore")
+
+
+class MilvusStore:
+    """`VectorStore` on pymilvus' MilvusClient; see the module docstring for the layout."""
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str = "support_kb",
+        dim: int = 1024,
+        *,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeout_s: float = 10.0,
+        dense_enabled: bool = True,
+    ) -> None:
+        if not uri:
+            raise StoreError("empty Milvus URI; give http(s)://host:port or a path ending in .db")
+        if dim < 1:
+            raise StoreError(f"vector dim must be >= 1, got {dim}")
+        if timeout_s <= 0:
+            raise StoreError(f"Milvus timeout must be positive, got {timeout_s}")
+        self.uri = uri
+        self.collection = collection
+        self.dim = dim
+        self.dense_enabled = dense_enabled
+        self._token = token
+        self._user = user
+        self._password = password
+        self._timeout_s = timeout_s
+        self._lite = milvus_lite.is_lite_uri(uri)
+        self._client: Any = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect and create the collection if missing; a second call does nothing."""
+        if self._client is not None:
+            return
+        from pymilvus import MilvusClient
+
+        if self._lite:
+            milvus_lite.prepare(self.uri)
+        kwargs: dict[str, Any] = {"timeout": self._timeout_s, "dedicated": True}
+        if self._token:
+            kwargs["token"] = self._token
+        elif self._user and self._password:
+            kwargs["user"], kwargs["password"] = self._user, self._password
+        with self._errors(f"connecting to Milvus at {self._where()}"):
+            client = MilvusClient(uri=self.uri, **kwargs)
+        self._client = client
+        if self._lite:
+            milvus_lite.acquire(self.uri)
+        try:
+            with self._errors(f"opening collection {self.collection!r}"):
+                if client.has_collection(self.collection, timeout=self._timeout_s):
+                    self._check_existing(client.describe_collection(self.collection, timeout=self._timeout_s))
+                    state = client.get_load_state(self.collection, timeout=self._timeout_s)
+                    if getattr(state.get("state"), "name", "") != "Loaded":  # waits while loading
+                        client.load_collection(self.collection, timeout=self._timeout_s)
+                else:
+                    self._create(client)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Drop the connection; the last open Milvus Lite store of a dir also stops its server."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            client.close()
+        if self._lite:
+            milvus_lite.release(self.uri)
+
+    def _create(self, client: Any) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=DOC_ID_MAX_BYTES)
+        schema.add_field("chunk_id", DataType.INT64)
+        schema.add_field("modality", DataType.VARCHAR, max_length=16)
+        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True)
+        schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("has_dense", DataType.BOOL)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="text_bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index(
+            "dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200}
+        )
+        index.add_index(
+            "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"drop_ratio_build": 0}
+        )
+        client.create_collection(
+            self.collection,
+            schema=schema,
+            index_params=index,
+            consistency_level="Strong",
+            timeout=self._timeout_s,
+        )
+
+    def _check_existing(self, description: Mapping[str, Any]) -> None:
+        fields = {f["name"]: f for f in description.get("fields", [])}
+        missing = sorted(_REQUIRED_FIELDS - set(fields))
+        if missing:
+            raise StoreError(
+                f"collection {self.collection!r} at {self._where()} lacks fields {missing} (made by another "
+                "program or version); use a fresh --data-dir or another collection, or re-ingest"
+            )
+        found = int(fields["dense"].get("params", {}).get("dim", -1))
+        if found != self.dim:
+            raise StoreError(
+                f"collection {self.collection!r} at {self._where()} holds {found}-dim vectors but the "
+                f"embedder gives {self.dim}-dim ones; use a fresh --data-dir or re-ingest with this embedder"
+            )
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Record]) -> None:
+        rows = [self._row(r) for r in records]
+        client = self._require()
+        for start in range(0, len(rows), _WRITE_BATCH):
+            with self._errors("writing chunks"):
+                client.upsert(self.collection, rows[start : start + _WRITE_BATCH], timeout=self._timeout_s)
+
+    def delete_docs(self, doc_ids: Sequence[str]) -> None:
+        client = self._require()
+        for batch in filters.batched(doc_ids, _DELETE_BATCH):
+            with self._errors("deleting documents"):
+                client.delete(
+                    self.collection, filter=filters.field_in("doc_id", batch), timeout=self._timeout_s
+                )
+
+    def _row(self, record: Record) -> dict[str, Any]:
+        chunk = record.chunk
+        if chunk.modality not in MODALITIES:
+            raise InputError(f"chunk {chunk.id} has modality {chunk.modality!r}; use one of {MODALITIES}")
+        if len(chunk.doc_id.encode("utf-8")) > DOC_ID_MAX_BYTES:
+            raise InputError(
+                f"doc_id {chunk.doc_id[:80]!r}... exceeds {DOC_ID_MAX_BYTES} bytes; shorten its path"
+            )
+        if len(chunk.source.encode("utf-8")) > SOURCE_MAX_BYTES:
+            raise InputError(f"source {chunk.source[:80]!r}... exceeds {SOURCE_MAX_BYTES} bytes; shorten it")
+        metadata = dict(chunk.metadata)
+        if chunk.title:
+            metadata.setdefault("title", chunk.title)
+        try:
+            metadata = json.loads(json.dumps(metadata, default=str))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"metadata of chunk {chunk.id} is not JSON-serialisable: {exc}") from exc
+        if record.vector is None:
+            dense, has_dense = self._placeholder(), False
+        else:
+            dense, has_dense = self._vector(record.vector, f"vector of chunk {chunk.id}"), True
+        return {
+            "id": chunk.id,
+            "doc_id": chunk.doc_id,
+            "chunk_id": int(chunk.chunk_id),
+            "modality": chunk.modality,
+            "text": truncate_utf8(chunk.text, TEXT_MAX_BYTES),
+            "source": chunk.source,
+            "metadata": metadata,
+            "has_dense": has_dense,
+            "dense": dense,
+        }  # `sparse` is produced by the BM25 function from `text`; never written
+
+    def _placeholder(self) -> list[float]:
+        vec = [0.0] * self.dim
+        vec[0] = 1.0
+        return vec
+
+    def _vector(self, vector: np.ndarray, what: str) -> list[float]:
+        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if arr.shape != (self.dim,):
+            raise StoreError(
+                f"{what} has {arr.size} dims but the collection holds {self.dim}; use a fresh --data-dir "
+                "or re-ingest with the same embedder"
+            )
+        if not np.all(np.isfinite(arr)) or not np.any(arr):
+            raise StoreError(f"{what} is all zeros or not finite; the embedder produced an unusable vector")
+        return cast(list[float], arr.tolist())
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self._count("")
+
+    def dense_populated(self) -> bool:
+        """True when every stored chunk has a real dense vector (False: ingested without weights)."""
+        return self._count("has_dense == false") == 0
+
+    def _count(self, expr: str) -> int:
+        with self._errors("counting chunks"):
+            res = self._require().query(
+                self.collection, filter=expr, output_fields=["count(*)"], **self._read_opts()
+            )
+        return int(res[0]["count(*)"]) if res else 0
+
+    def doc_ids(self) -> set[str]:
+        client = self._require()
+        with self._errors("listing documents"):
+            rows = client.query(
+                self.collection,
+                filter='id != ""',
+                output_fields=["doc_id"],
+                limit=_QUERY_PAGE,
+                **self._read_opts(),
+            )
+            if len(rows) < _QUERY_PAGE:
+                return {r["doc_id"] for r in rows}
+            found: set[str] = set()
+            iterator = client.query_iterator(
+                self.collection,
+                batch_size=1000,
+                filter='id != ""',
+                output_fields=["doc_id"],
+                **self._read_opts(),
+            )
+            try:
+                while batch := iterator.next():
+                    found.update(r["doc_id"] for r in batch)
+            finally:
+                iterator.close()
+            return found
+
+    def hybrid_search(
+        self,
+        text: str | None,
+        dense: Sequence[DenseQuery],
+        top_k: int,
+        search_filter: SearchFilter | None = None,
+    ) -> list[Hit]:
+        if top_k < 1:
+            raise InputError(f"top_k must be >= 1, got {top_k}")
+        names = [q.name for q in dense]
+        if len(set(names)) != len(names) or "bm25" in names:
+            raise InputError(f"dense query names must be unique and not 'bm25', got {names}")
+        base = filters.filter_expr(search_filter)
+        limit = max(top_k, MIN_SOURCE_LIMIT)
+        # (source name, anns field, query data, search params, filter)
+        requests: list[tuple[str, str, Any, dict[str, Any], str]] = []
+        if self.dense_enabled:
+            dense_expr = filters.combine(base, "has_dense == true")
+            params = {"metric_type": "COSINE", "params": {"ef": max(64, limit)}}
+            for q in dense:
+                vec = self._vector(q.vector, f"query vector {q.name!r}")
+                requests.append((q.name, "dense", [vec], params, dense_expr))
+        if text and text.strip():
+            requests.append(("bm25", "sparse", [text], {"metric_type": "BM25"}, base))
+        if not requests:
+            return []
+        client = self._require()
+        per_source: dict[str, dict[str, SourceScore]] = {}
+        entities: dict[str, Mapping[str, Any]] = {}
+        with self._errors("searching"):
+            for name, field, data, params, expr in requests:
+                res = client.search(
+                    self.collection,
+                    data=data,
+                    anns_field=field,
+                    filter=expr,
+                    limit=limit,
+                    search_params=params,
+                    output_fields=_OUTPUT_FIELDS,
+                    **self._read_opts(),
+                )
+                ranks: dict[str, SourceScore] = {}
+                for rank, hit in enumerate(res[0] if res else [], start=1):
+                    # Milvus Lite reports BM25 as a negated distance, the server as a positive
+                    # score: abs() gives the BM25 score (>= 0) for both.
+                    score = abs(float(hit["distance"])) if field == "sparse" else float(hit["distance"])
+                    ranks[str(hit["id"])] = SourceScore(rank=rank, score=score)
+                    entities.setdefault(str(hit["id"]), hit["entity"])
+                per_source[name] = ranks
+            if len(requests) == 1:
+                ranked = list(per_source[requests[0][0]].items())[:top_k]
+                fused = [(pk, 1.0 / (RRF_K + s.rank), entities[pk]) for pk, s in ranked]
+            else:
+                from pymilvus import AnnSearchRequest, RRFRanker
+
+                reqs = [
+                    AnnSearchRequest(
+                        data=data, anns_field=field, param=params, limit=limit, expr=expr or None
+                    )
+                    for _, field, data, params, expr in requests
+                ]
+                res = client.hybrid_search(
+                    self.collection,
+                    reqs,
+                    ranker=RRFRanker(k=RRF_K),
+                    limit=top_k,
+                    output_fields=_OUTPUT_FIELDS,
+                    **self._read_opts(),
+                )
+                fused = [(str(h["id"]), float(h["distance"]), h["entity"]) for h in (res[0] if res else [])]
+        hits = []
+        for pk, score, entity in fused:
+            sources = {name: ranks[pk] for name, ranks in per_source.items() if pk in ranks}
+            hits.append(_hit(pk, score, entity, sources))
+        return hits
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def _require(self) -> Any:
+        if self._client is None:
+            raise StoreError("the Milvus store is not open; call open() first")
+        return self._client
+
+    def _read_opts(self) -> dict[str, Any]:
+        """Reads see every earlier write of this process, even on a collection made elsewhere."""
+        return {"timeout": self._timeout_s, "consistency_level": "Strong"}
+
+    def _where(self) -> str:
+        return f"Milvus Lite dir {self.uri}" if self._lite else self.uri
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn pymilvus / gRPC / milvus-lite failures into a StoreError that says what to do."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            yield
+        except StoreError:
+            raise
+        except MilvusException as exc:
+            detail = getattr(exc, "message", None) or str(exc)
+            if self._lite and "Open local milvus failed" in detail and milvus_lite.dir_locked(self.uri):
+                raise milvus_lite.in_use_error(self.uri) from exc
+            raise StoreError(f"{action} failed at {self._where()}: {detail}; {self._advice()}") from exc
+        except Exception as exc:  # grpc.RpcError, milvus-lite errors, socket errors
+            raise StoreError(f"{action} failed at {self._where()}: {exc}; {self._advice()}") from exc
+
+    def _advice(self) -> str:
+        if self._lite:
+            return "check the data dir is writable and not corrupt, or use a fresh --data-dir and re-ingest"
+        return "check the server is running and reachable, the token/credentials and --milvus-timeout"
+
+
+def _hit(pk: str, score: float, entity: Mapping[str, Any], sources: Mapping[str, SourceScore]) -> Hit:
+    return Hit(
+        id=pk,
+        doc_id=str(entity.get("doc_id", "")),
+        chunk_id=int(entity.get("chunk_id", 0)),
+        modality=cast(Modality, entity.get("modality", "text")),
+        text=str(entity.get("text", "")),
+        source=str(entity.get("source", "")),
+        score=score,
+        sources=dict(sources),
+        metadata=dict(entity.get("metadata") or {}),
+    )

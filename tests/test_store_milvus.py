@@ -1,0 +1,224 @@
+"""MilvusStore against a real Milvus Lite in a temp dir: the VectorStore contract plus Milvus specifics.
+
+One Lite data dir serves the whole module (starting one costs about a second); each contract test
+gets its own collection state by deleting everything first.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.config import Settings
+from retrieval.errors import InputError, StoreError
+from retrieval.stores import filters
+from retrieval.stores import milvus as milvus_module
+from retrieval.stores.factory import make_store
+from retrieval.stores.milvus import TEXT_MAX_BYTES, MilvusStore, truncate_utf8
+from retrieval.stores.protocol import DenseQuery, VectorStore
+from retrieval.types import Record, SearchFilter
+from tests.contract_vector_store import DIM, VectorStoreContract, corpus_records, make_record, one_hot
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def lite_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("lite") / "data" / "milvus.db")
+
+
+@pytest.fixture(scope="module")
+def shared_store(lite_uri: str) -> Iterator[MilvusStore]:
+    store = MilvusStore(lite_uri, collection="contract", dim=DIM)
+    store.open()
+    yield store
+    store.close()
+
+
+def _clear(store: MilvusStore) -> MilvusStore:
+    store.delete_docs(sorted(store.doc_ids()))
+    assert store.count() == 0
+    return store
+
+
+class TestMilvusContract(VectorStoreContract):
+    @pytest.fixture
+    def store(self, shared_store: MilvusStore) -> MilvusStore:
+        return _clear(shared_store)
+
+
+# ---- filters ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["plain", 'say "hi"', "it's", "back\\slash", "tab\tnew\nline\r", "日本語 café", "", '\\"']
+)
+def test_quote_round_trips_through_the_lite_parser(value: str) -> None:
+    from milvus_lite.search.filter.tokens import tokenize
+
+    tokens = tokenize(filters.quote(value))
+    assert tokens[0].value == value
+    assert filters.quote(value).startswith('"') and filters.quote(value).endswith('"')
+
+
+def test_filter_expr_shapes() -> None:
+    assert filters.filter_expr(None) == ""
+    assert filters.filter_expr(SearchFilter()) == ""
+    assert filters.filter_expr(SearchFilter(modalities=("text",))) == 'modality in ["text"]'
+    expr = filters.filter_expr(SearchFilter(doc_ids=("a", "a", "b"), products=('p"1',)))
+    assert expr == '(doc_id in ["a", "b"]) and ((metadata["product"] == "p\\"1"))'
+    assert filters.batched(["a", "b", "a", "c"], 2) == [["a", "b"], ["c"]]
+
+
+def test_truncate_utf8_never_splits_characters() -> None:
+    text = "é" * TEXT_MAX_BYTES  # 2 bytes each
+    cut = truncate_utf8(text, TEXT_MAX_BYTES)
+    assert len(cut.encode("utf-8")) <= TEXT_MAX_BYTES
+    assert cut == "é" * (TEXT_MAX_BYTES // 2)
+    assert truncate_utf8("short", 10) == "short"
+    assert len(truncate_utf8("a€b", 3).encode("utf-8")) <= 3
+
+
+# ---- Milvus specifics on the shared Lite dir ------------------------------------------------------
+
+
+def test_long_text_is_truncated_on_write(shared_store: MilvusStore) -> None:
+    store = _clear(shared_store)
+    long_text = "zebra " + "ü" * 20_000
+    store.upsert([make_record("long.md", 0, "text", long_text, "p", 0)])
+    hit = store.hybrid_search("zebra", [], top_k=1)[0]
+    assert hit.doc_id == "long.md"
+    assert hit.text.startswith("zebra ü")
+    assert len(hit.text.encode("utf-8")) <= TEXT_MAX_BYTES
+
+
+def test_dense_populated_tracks_placeholder_rows(shared_store: MilvusStore) -> None:
+    store = _clear(shared_store)
+    assert store.dense_populated()
+    store.upsert(corpus_records())
+    assert store.dense_populated()
+    store.upsert([make_record("novec.md", 0, "text", "no vector here", "p", None)])
+    assert not store.dense_populated()
+    store.delete_docs(["novec.md"])
+    assert store.dense_populated()
+
+
+def test_bad_inputs_are_rejected(shared_store: MilvusStore) -> None:
+    store = _clear(shared_store)
+    with pytest.raises(StoreError, match="fresh --data-dir"):
+        store.upsert([make_record("wrongdim.md", 0, "text", "x", "p", 0, dim=DIM + 1)])
+    with pytest.raises(StoreError, match="dims"):
+        store.hybrid_search("x", [DenseQuery("d", one_hot(0, DIM * 2))], top_k=3)
+    with pytest.raises(InputError, match="unique"):
+        store.hybrid_search("x", [DenseQuery("d", one_hot(0)), DenseQuery("d", one_hot(1))], top_k=3)
+    with pytest.raises(InputError, match="top_k"):
+        store.hybrid_search("x", [], top_k=0)
+    assert store.count() == 0
+
+
+def test_dim_mismatch_on_open(lite_uri: str, shared_store: MilvusStore) -> None:
+    other = MilvusStore(lite_uri, collection="contract", dim=DIM * 2)
+    with pytest.raises(StoreError, match=r"holds 8-dim vectors .*fresh --data-dir or re-ingest"):
+        other.open()
+    # The failed open must not have stopped the server the shared store still uses.
+    assert shared_store.count() >= 0
+
+
+def test_dense_disabled_mode(lite_uri: str, shared_store: MilvusStore) -> None:
+    store = MilvusStore(lite_uri, collection="no_weights", dim=DIM, dense_enabled=False)
+    store.open()
+    try:
+        records = [Record(chunk=r.chunk, vector=None) for r in corpus_records()]
+        store.upsert(records)
+        assert store.count() == len(records)
+        assert not store.dense_populated()
+        # Dense requests are skipped: BM25 alone ranks, and a dense-only query finds nothing.
+        hits = store.hybrid_search("paper jam", [DenseQuery("dense:text", one_hot(2))], top_k=3)
+        assert hits[0].doc_id == "printer.md"
+        assert all(set(h.sources) == {"bm25"} for h in hits)
+        assert store.hybrid_search(None, [DenseQuery("dense:text", one_hot(2))], top_k=3) == []
+    finally:
+        store.close()
+    assert shared_store.count() >= 0  # closing a second store on the dir keeps the first one working
+
+
+def test_closed_store_says_so(tmp_path: Path) -> None:
+    store = MilvusStore(str(tmp_path / "never.db"), dim=DIM)
+    with pytest.raises(StoreError, match="not open"):
+        store.count()
+    store.close()  # closing an unopened store is harmless
+    assert not (tmp_path / "never.db").exists(), "the constructor must not touch the disk"
+
+
+def test_factory_builds_a_lite_store(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", collection="kb_x", milvus_timeout_s=3.0)
+    store = make_store(settings, dim=DIM, dense_enabled=False)
+    assert isinstance(store, MilvusStore) and isinstance(store, VectorStore)
+    assert store.uri == str(tmp_path / "data" / "milvus.db")
+    assert (store.collection, store.dim, store.dense_enabled) == ("kb_x", DIM, False)
+
+
+@pytest.mark.slow
+def test_reopen_keeps_the_data(tmp_path: Path) -> None:
+    uri = str(tmp_path / "fresh" / "milvus.db")
+    store = MilvusStore(uri, dim=DIM)
+    store.open()
+    store.upsert(corpus_records())
+    store.open()  # safe twice
+    store.close()
+    assert Path(uri).is_dir()
+    again = MilvusStore(uri, dim=DIM)
+    again.open()
+    try:
+        assert again.count() == len(corpus_records())
+        assert again.hybrid_search("firmware", [], top_k=1)[0].doc_id == "router.md"
+        assert again.hybrid_search(None, [DenseQuery("d", one_hot(2))], top_k=1)[0].doc_id == "printer.md"
+    finally:
+        again.close()
+
+
+@pytest.mark.slow
+def test_second_process_gets_in_use_error(lite_uri: str, shared_store: MilvusStore) -> None:
+    code = textwrap.dedent(
+        f"""
+        from retrieval.errors import StoreError
+        from retrieval.stores.milvus import MilvusStore
+        try:
+            MilvusStore({lite_uri!r}, collection="contract", dim={DIM}).open()
+        except StoreError as exc:
+            print("STORE_ERROR:", exc)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "STORE_ERROR:" in proc.stdout, proc.stdout + proc.stderr
+    assert "in use by another supportbot process" in proc.stdout
+    assert "--data-dir" in proc.stdout
+    assert shared_store.count() >= 0
+
+
+def test_unreachable_server_fails_fast() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = MilvusStore(f"http://127.0.0.1:{port}", dim=DIM, timeout_s=2.0)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=f"127.0.0.1:{port}.*server is running"):
+        store.open()
+    assert time.monotonic() - started < 10
+
+
+def test_doc_ids_pages_past_one_query(shared_store: MilvusStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _clear(shared_store)
+    store.upsert(corpus_records())
+    # A page smaller than the corpus forces the iterator path used for KBs over 16384 chunks.
+    monkeypatch.setattr(milvus_module, "_QUERY_PAGE", 2)
+    assert store.doc_ids() == {r.chunk.doc_id for r in corpus_records()}
