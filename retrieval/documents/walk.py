@@ -1,0 +1,170 @@
+"""Finding the files of a knowledge-base folder and typing them by extension.
+
+`discover(kb_root)` walks the folder and returns one `KBFile` per file, sorted by `doc_id`:
+
+* hidden files and folders (name starting with '.') are skipped;
+* an image or audio file `NAME.ext` with a `NAME.md` beside it gets that file as its `sidecar`
+  (its caption and front-matter); the sidecar is then not listed as a document of its own;
+* symlinks are never followed out of the folder: a symlink (file or folder) whose target lies
+  outside `kb_root`, or a broken one, is listed with kind "unknown" and a `reason`, so the caller
+  can report it; a symlinked folder whose target lies inside `kb_root` is skipped silently (its
+  files are found through the real folder);
+* files with any other extension are listed with kind "unknown" and a `reason`.
+
+Image and audio extensions are the ones `retrieval.media` can decode.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from retrieval.errors import InputError
+from retrieval.media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
+
+FileKind = Literal["document", "table", "image", "audio", "unknown"]
+
+DOCUMENT_EXTENSIONS: frozenset[str] = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf"})
+TABLE_EXTENSIONS: frozenset[str] = frozenset({".csv"})
+SIDECAR_EXTENSION = ".md"
+
+
+@dataclass(frozen=True)
+class KBFile:
+    """One file of the knowledge base.
+
+    `path` is absolute; `doc_id` is the path relative to the KB root in POSIX form (NFC-normalised,
+    so ids match across file systems); `reason` says why a file is "unknown".
+    """
+
+    path: Path
+    doc_id: str
+    kind: FileKind
+    sidecar: Path | None = None
+    reason: str = ""
+
+    @property
+    def extension(self) -> str:
+        return self.path.suffix.lower()
+
+
+def kind_of(path: Path) -> FileKind:
+    """The kind a file has by its extension alone (case-insensitive)."""
+    ext = path.suffix.lower()
+    if ext in DOCUMENT_EXTENSIONS:
+        return "document"
+    if ext in TABLE_EXTENSIONS:
+        return "table"
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in AUDIO_EXTENSIONS:
+        return "audio"
+    return "unknown"
+
+
+def supported_extensions() -> list[str]:
+    return sorted(DOCUMENT_EXTENSIONS | TABLE_EXTENSIONS | IMAGE_EXTENSIONS | AUDIO_EXTENSIONS)
+
+
+def _doc_id(root: Path, path: Path) -> str:
+    return unicodedata.normalize("NFC", path.relative_to(root).as_posix())
+
+
+def _inside(root: Path, target: Path) -> bool:
+    return target == root or root in target.parents
+
+
+def _target(link: Path) -> Path | None:
+    """Where a symlink finally points, or None when it is broken or loops."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return target
+
+
+def _unknown(root: Path, path: Path, reason: str) -> KBFile:
+    return KBFile(path, _doc_id(root, path), "unknown", reason=reason)
+
+
+def discover(kb_root: Path) -> list[KBFile]:
+    """All files under `kb_root`, typed and sorted by doc_id. Raises InputError if it is not a folder."""
+    root = Path(kb_root).expanduser()
+    if not root.exists():
+        raise InputError(f"knowledge-base folder {str(root)!r} does not exist; check the path")
+    if not root.is_dir():
+        raise InputError(f"knowledge-base path {str(root)!r} is a file, not a folder; give the folder")
+    root = root.resolve()
+
+    found: list[Path] = []
+    unusable: list[KBFile] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        kept_dirs = []
+        for name in dirnames:
+            if name.startswith("."):
+                continue
+            sub = here / name
+            if sub.is_symlink():
+                # os.walk does not descend into symlinked folders; report the ones leading outside.
+                target = _target(sub)
+                if target is None:
+                    unusable.append(_unknown(root, sub, "broken or looping symlink"))
+                elif not _inside(root, target):
+                    unusable.append(
+                        _unknown(
+                            root, sub, "symlinked folder pointing outside the knowledge base (not followed)"
+                        )
+                    )
+                continue
+            kept_dirs.append(name)
+        dirnames[:] = sorted(kept_dirs)
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            path = here / name
+            if path.is_symlink():
+                target = _target(path)
+                if target is None:
+                    unusable.append(_unknown(root, path, "broken or looping symlink"))
+                    continue
+                if not _inside(root, target):
+                    unusable.append(
+                        _unknown(root, path, "symlink pointing outside the knowledge base (not followed)")
+                    )
+                    continue
+            if not path.is_file():
+                unusable.append(_unknown(root, path, "not a regular file (fifo, socket...)"))
+                continue
+            found.append(path)
+
+    # Pair media with their NAME.md captions (same folder, same stem).
+    sidecars: dict[Path, Path] = {}
+    for path in found:
+        if path.suffix.lower() == SIDECAR_EXTENSION:
+            sidecars[path.with_suffix("")] = path
+    used_sidecars: set[Path] = set()
+    media_sidecar: dict[Path, Path] = {}
+    for path in found:
+        if kind_of(path) in ("image", "audio"):
+            sidecar = sidecars.get(path.with_suffix(""))
+            if sidecar is not None:
+                media_sidecar[path] = sidecar
+                used_sidecars.add(sidecar)
+
+    files = list(unusable)
+    supported = ", ".join(supported_extensions())
+    for path in found:
+        if path in used_sidecars:
+            continue
+        kind = kind_of(path)
+        reason = ""
+        if kind == "unknown":
+            ext = path.suffix or "(no extension)"
+            reason = f"unsupported file type {ext}; supported: {supported}"
+        files.append(KBFile(path, _doc_id(root, path), kind, media_sidecar.get(path), reason))
+    files.sort(key=lambda f: f.doc_id)
+    return files
