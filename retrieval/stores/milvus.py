@@ -1,7 +1,8 @@
 """The Milvus `VectorStore`: Milvus Lite (a local `.db` directory) or a Milvus server, via MilvusClient.
 
 One collection holds every chunk: scalar fields, a JSON `metadata` field, an HNSW/COSINE `dense`
-vector and a `sparse` vector that a Milvus BM25 function fills from `text`. Hybrid search fuses one
+vector and a `sparse` vector that a Milvus BM25 function fills from `terms` (`text` normalised by
+retrieval.textnorm). Hybrid search fuses one
 request per dense query and one BM25 request with RRF (k=60) on the server; the single-source
 searches run as well so every hit can report each source's rank and raw score.
 
@@ -22,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from retrieval.errors import InputError, StoreError
+from retrieval import textnorm
 from retrieval.stores import filters, milvus_lite
 from retrieval.stores.protocol import DenseQuery
 from retrieval.types import MODALITIES, Hit, Modality, Record, SearchFilter, SourceScore
@@ -35,7 +37,7 @@ _WRITE_BATCH = 128
 _DELETE_BATCH = 256
 _QUERY_PAGE = 16384  # Milvus caps offset + limit of a plain query at 16384
 _OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
-_REQUIRED_FIELDS = {*_OUTPUT_FIELDS, "has_dense", "dense", "sparse"}
+_REQUIRED_FIELDS = {*_OUTPUT_FIELDS, "terms", "has_dense", "dense", "sparse"}
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:
@@ -127,7 +129,10 @@ class MilvusStore:
         schema.add_field("doc_id", DataType.VARCHAR, max_length=DOC_ID_MAX_BYTES)
         schema.add_field("chunk_id", DataType.INT64)
         schema.add_field("modality", DataType.VARCHAR, max_length=16)
-        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True)
+        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+        # What BM25 indexes: `text` normalised by retrieval.textnorm (stop words, stemming, codes),
+        # because Milvus Lite ignores analyzer filters. Queries get the same normalisation.
+        schema.add_field("terms", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True)
         schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES)
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("has_dense", DataType.BOOL)
@@ -137,7 +142,7 @@ class MilvusStore:
             Function(
                 name="text_bm25",
                 function_type=FunctionType.BM25,
-                input_field_names=["text"],
+                input_field_names=["terms"],
                 output_field_names=["sparse"],
             )
         )
@@ -215,11 +220,12 @@ class MilvusStore:
             "chunk_id": int(chunk.chunk_id),
             "modality": chunk.modality,
             "text": truncate_utf8(chunk.text, TEXT_MAX_BYTES),
+            "terms": truncate_utf8(textnorm.normalise(chunk.text), TEXT_MAX_BYTES),
             "source": chunk.source,
             "metadata": metadata,
             "has_dense": has_dense,
             "dense": dense,
-        }  # `sparse` is produced by the BM25 function from `text`; never written
+        }  # `sparse` is produced by the BM25 function from `terms`; never written
 
     def _placeholder(self) -> list[float]:
         vec = [0.0] * self.dim
@@ -302,8 +308,9 @@ class MilvusStore:
             for q in dense:
                 vec = self._vector(q.vector, f"query vector {q.name!r}")
                 requests.append((q.name, "dense", [vec], params, dense_expr))
-        if text and text.strip():
-            requests.append(("bm25", "sparse", [text], {"metric_type": "BM25"}, base))
+        terms = textnorm.normalise(text) if text else ""
+        if terms:
+            requests.append(("bm25", "sparse", [terms], {"metric_type": "BM25"}, base))
         if not requests:
             return []
         client = self._require()

@@ -10,6 +10,7 @@ released when the last one closes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -37,6 +38,9 @@ def in_use_error(uri: str) -> StoreError:
 
 def prepare(uri: str) -> None:
     """Create the parent dir; raise the "in use" StoreError when another process holds the dir."""
+    # milvus-lite's in-process gRPC server does not implement AllocTimestamp, which pymilvus calls and
+    # then handles; grpc's server logger would still print a scary traceback for each call.
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     path = Path(uri)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,429 @@
+"""`NetworkxGraph`: the `ContextGraph` on a networkx MultiDiGraph, built and updated per document.
+
+Nodes: entities (id `<type>:...`, attribute `kind="entity"`), documents (`doc:<doc_id>`) and chunks
+(`chunk:<doc_id>#<n>`, holding the chunk so the graph can re-link it). Edges are keyed by relation
+(see `protocol.RELATIONS`). Every node and edge carries `docs`: the sorted doc_ids that support it;
+removing a document drops it from every `docs` list and deletes what is left unsupported.
+
+The gazetteer is learnt from all documents; when an upsert or removal changes it, the other
+documents are re-linked, so an incrementally updated graph always equals a fresh build of the same
+documents. Persisted as networkx node-link JSON (`graph.json`), written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from knowledge_graph.entities import (
+    ENTITY_TYPES,
+    DocLexicon,
+    Entity,
+    EntityMention,
+    Gazetteer,
+    is_model_code,
+    lexicon_of,
+    norm_key,
+)
+from knowledge_graph.protocol import DocPath, EntityWeights
+from retrieval.errors import ConfigError, InputError
+from retrieval.types import Chunk
+
+SCHEMA = 1
+GRAPH_FILE = "graph.json"
+_FIX_HEADING = re.compile(
+    r"\b(?:fix|fixes|fixing|solution|solv|steps|resolv|workaround|what to do|troubleshoot|first check)",
+    re.IGNORECASE,
+)
+_TROUBLE_TAGS = frozenset({"troubleshooting", "troubleshoot", "error code", "error codes"})
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+# How much of a seed's weight survives walking one edge of each relation.
+_FACTORS = {"fixed_by": 0.9, "variant_of": 0.8, "has_error": 0.7, "applies_to": 0.6, "has_version": 0.5}
+_REVERSE = 0.5  # walking an edge against its direction (e.g. fix <-fixed_by- other error) counts less
+_ENTITY_RELATIONS = frozenset(_FACTORS)
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in re.split(r"[,;]", value) if v.strip()]
+    return [str(v).strip() for v in value or () if str(v).strip()] if isinstance(value, list | tuple) else []
+
+
+@dataclass
+class _Facts:
+    """What one document contributes: node attributes by id and (source, target, relation) edges."""
+
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def entity(self, entity: Entity, gazetteer: Gazetteer) -> str:
+        self.nodes[entity.id] = {
+            "kind": "entity",
+            "type": entity.type,
+            "name": entity.name,
+            "aliases": list(entity.aliases),
+            "attributes": dict(entity.attributes),
+        }
+        base = entity.attr("variant_of")
+        base_entity = gazetteer.get(base) if base else None
+        if base_entity is not None:
+            self.edges.add((entity.id, self.entity(base_entity, gazetteer), "variant_of"))
+        return entity.id
+
+
+def _base(entity: Entity, gazetteer: Gazetteer) -> Entity:
+    base = entity.attr("variant_of")
+    return (gazetteer.get(base) if base else None) or entity
+
+
+def _nearest_product(mentions: list[EntityMention], text: str, at: int) -> EntityMention | None:
+    """The product mention closest to `at` in the same sentence, preferring one before it."""
+    starts = [m.end() for m in _SENTENCE_END.finditer(text, 0, at)]
+    start = starts[-1] if starts else 0
+    after = _SENTENCE_END.search(text, at)
+    end = after.start() if after else len(text)
+    products = [m for m in mentions if m.entity.type == "product" and start <= m.span[0] < end]
+    before = [m for m in products if m.span[0] < at]
+    if before:
+        return before[-1]
+    return products[0] if products else None
+
+
+def _extract(doc_id: str, chunks: Sequence[Chunk], gaz: Gazetteer) -> _Facts:
+    """Nodes and edges of one document, linked with `gaz`."""
+    facts = _Facts()
+    chunks = sorted(chunks, key=lambda c: c.chunk_id)
+    meta = chunks[0].metadata
+    title = chunks[0].title or str(meta.get("title", ""))
+    tags = [t.casefold() for t in _list(meta.get("tags"))]
+    doc = f"doc:{doc_id}"
+    fm_products = [e for c in _list(meta.get("product")) if (e := gaz.get(f"product:{c}")) is not None]
+    fm_entities = [m.entity for name in _list(meta.get("entities")) for m in gaz.link(name)]
+    trouble = bool(set(tags) & _TROUBLE_TAGS) or meta.get("kind") == "troubleshooting"
+    in_title = [m.entity for m in gaz.link(title)]
+    facts.nodes[doc] = {
+        "kind": "doc",
+        "doc_id": doc_id,
+        "title": title,
+        "troubleshooting": trouble,
+        "title_entities": sorted({e.id for e in in_title}),
+    }
+    for entity in fm_products + fm_entities + in_title:
+        facts.edges.add((doc, facts.entity(entity, gaz), "about"))
+    doc_codes = {e for e in in_title if e.type == "error_code"}
+    doc_codes |= {e for e in fm_entities if e.type == "error_code"}
+    if trouble:
+        for product in fm_products:
+            for code in doc_codes:
+                facts.edges.add((product.id, code.id, "has_error"))
+                facts.edges.add((code.id, product.id, "applies_to"))
+    for chunk in chunks:
+        node = f"chunk:{doc_id}#{chunk.chunk_id}"
+        facts.nodes[node] = {
+            "kind": "chunk",
+            "doc_id": doc_id,
+            "chunk_id": chunk.chunk_id,
+            "modality": chunk.modality,
+            "text": chunk.text,
+            "dense_text": chunk.dense_text,
+            "source": chunk.source,
+            "title": chunk.title,
+            "media_path": chunk.media_path,
+            "metadata": _json_safe(dict(chunk.metadata)),
+        }
+        facts.edges.add((node, doc, "part_of"))
+        mentions = gaz.link(chunk.text)
+        first_line = chunk.text.split("\n", 1)[0]
+        header_end = len(first_line) if title and first_line.startswith(title) else 0
+        body = [m for m in mentions if m.span[0] >= header_end]  # the title line repeats in every chunk
+        for mention in mentions:
+            facts.edges.add((node, facts.entity(mention.entity, gaz), "mentions"))
+        codes = {m.entity for m in body if m.entity.type == "error_code"}
+        products = {m.entity for m in body if m.entity.type == "product"}
+        fm_ids = {p.id for p in fm_products}
+        for code in codes:
+            for product in products:
+                if fm_ids and _base(product, gaz).id not in fm_ids:
+                    continue  # e.g. "the app shows E-42" in a router article: the app is not the subject
+                facts.edges.add((product.id, code.id, "has_error"))
+                facts.edges.add((code.id, product.id, "applies_to"))
+        for mention in body:
+            if mention.entity.type != "version":
+                continue
+            prefix = chunk.text[max(0, mention.span[0] - 12) : mention.span[0]].casefold()
+            device = "firmware" in prefix or "fw" in prefix.split()
+            candidates = [m for m in body if not device or is_model_code(m.entity.attr("code") or "")]
+            near = _nearest_product(candidates, chunk.text, mention.span[0])
+            owner = near.entity if near else (fm_products[0] if len(fm_products) == 1 else None)
+            if owner is not None:
+                owner = _base(owner, gaz)
+                facts.edges.add((facts.entity(owner, gaz), mention.entity.id, "has_version"))
+        heading_path = _list(chunk.metadata.get("heading_path"))
+        if heading_path and _FIX_HEADING.search(heading_path[-1]):
+            heading = " > ".join(heading_path)
+            head_links = gaz.link(heading)
+            fix_codes = {m.entity for m in head_links if m.entity.type == "error_code"} | doc_codes or codes
+            applies = [m.entity for m in head_links if m.entity.type == "product"] or list(products)
+            fix = Entity(
+                f"fix:{doc_id}#{norm_key(heading) or chunk.chunk_id}",
+                "fix",
+                f"{title}: {heading}" if title else heading,
+                (),
+                (("doc_id", doc_id),),
+            )
+            facts.edges.add((node, facts.entity(fix, gaz), "mentions"))
+            for code in fix_codes:
+                facts.edges.add((code.id, fix.id, "fixed_by"))
+            for product in applies or fm_products:
+                facts.edges.add((fix.id, facts.entity(product, gaz), "applies_to"))
+    return facts
+
+
+class NetworkxGraph:
+    """In-memory context graph; cheap to construct, `load()` reads a saved one."""
+
+    def __init__(self) -> None:
+        self._g: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._lexicons: dict[str, DocLexicon] = {}
+        self._gazetteer = Gazetteer()
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return self._gazetteer
+
+    # -- updates ---------------------------------------------------------------------------
+    def upsert_document(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
+        if not chunks:
+            raise InputError(f"no chunks given for document {doc_id!r}; call remove_document to delete it")
+        wrong = sorted({c.doc_id for c in chunks if c.doc_id != doc_id})
+        if wrong:
+            raise InputError(
+                f"chunks of {wrong!r} passed to upsert_document({doc_id!r}); group chunks by doc_id"
+            )
+        self._drop(doc_id)
+        self._relearn({**self._lexicons, doc_id: lexicon_of(chunks)})
+        self._add(doc_id, _extract(doc_id, chunks, self._gazetteer))
+
+    def remove_document(self, doc_id: str) -> None:
+        if doc_id not in self._lexicons:
+            return
+        self._drop(doc_id)
+        self._relearn({d: lex for d, lex in self._lexicons.items() if d != doc_id})
+
+    def _relearn(self, lexicons: dict[str, DocLexicon]) -> None:
+        """Adopt the lexicons; when the gazetteer they give differs, re-link every stored document."""
+        self._lexicons = lexicons
+        gazetteer = Gazetteer.from_lexicons(lexicons[d] for d in sorted(lexicons))
+        if gazetteer == self._gazetteer:
+            return
+        self._gazetteer = gazetteer
+        for doc_id in sorted(self.doc_ids()):
+            chunks = self._chunks_of(doc_id)
+            self._drop(doc_id)
+            self._add(doc_id, _extract(doc_id, chunks, gazetteer))
+
+    def _add(self, doc_id: str, facts: _Facts) -> None:
+        for node, attrs in facts.nodes.items():
+            if node in self._g:
+                data = self._g.nodes[node]
+                data.update(attrs)
+                data["docs"] = sorted({*data["docs"], doc_id})
+            else:
+                self._g.add_node(node, **attrs, docs=[doc_id])
+        for source, target, relation in facts.edges:
+            if self._g.has_edge(source, target, key=relation):
+                data = self._g.edges[source, target, relation]
+                data["docs"] = sorted({*data["docs"], doc_id})
+            else:
+                self._g.add_edge(source, target, key=relation, relation=relation, docs=[doc_id])
+
+    def _drop(self, doc_id: str) -> None:
+        for source, target, key, data in list(self._g.edges(keys=True, data=True)):
+            if doc_id in data["docs"]:
+                data["docs"] = [d for d in data["docs"] if d != doc_id]
+                if not data["docs"]:
+                    self._g.remove_edge(source, target, key=key)
+        for node, data in list(self._g.nodes(data=True)):
+            if doc_id in data["docs"]:
+                data["docs"] = [d for d in data["docs"] if d != doc_id]
+                if not data["docs"]:
+                    self._g.remove_node(node)
+
+    def _chunks_of(self, doc_id: str) -> list[Chunk]:
+        doc = f"doc:{doc_id}"
+        if doc not in self._g:
+            return []
+        nodes = [self._g.nodes[n] for n in self._g.predecessors(doc) if self._g.nodes[n]["kind"] == "chunk"]
+        return [
+            Chunk(
+                doc_id=d["doc_id"],
+                chunk_id=d["chunk_id"],
+                modality=d["modality"],
+                text=d["text"],
+                dense_text=d["dense_text"],
+                source=d["source"],
+                title=d["title"],
+                media_path=d["media_path"],
+                metadata=d["metadata"],
+            )
+            for d in sorted(nodes, key=lambda d: d["chunk_id"])
+        ]
+
+    # -- queries ---------------------------------------------------------------------------
+    def doc_ids(self) -> set[str]:
+        return {d["doc_id"] for _, d in self._g.nodes(data=True) if d["kind"] == "doc"}
+
+    def entity(self, entity_id: str) -> Entity | None:
+        data = self._g.nodes.get(entity_id)
+        if data is None or data["kind"] != "entity":
+            return None
+        return Entity.from_dict({"id": entity_id, **data})
+
+    def entities(self, type: str | None = None) -> list[Entity]:
+        ids = sorted(n for n, d in self._g.nodes(data=True) if d["kind"] == "entity")
+        found = [e for n in ids if (e := self.entity(n)) is not None]
+        return [e for e in found if type is None or e.type == type]
+
+    def link(self, text: str) -> list[EntityMention]:
+        return self._gazetteer.link(text)
+
+    def _entity_steps(self, node: str) -> list[tuple[str, str, str]]:
+        """(neighbour, marker, relation) over entity-to-entity edges in both directions."""
+        out_edges = self._g.out_edges(node, keys=True)
+        in_edges = self._g.in_edges(node, keys=True)
+        steps = [(t, f"-{k}->", k) for _, t, k in out_edges if k in _ENTITY_RELATIONS]
+        steps += [(s, f"<-{k}-", k) for s, _, k in in_edges if k in _ENTITY_RELATIONS]
+        return sorted(steps)
+
+    def neighbours(self, entity_id: str, hops: int = 1) -> list[tuple[str, ...]]:
+        if hops < 0:
+            raise ConfigError(f"hops must be >= 0, got {hops}")
+        if entity_id not in self._g:
+            return []
+        paths: dict[str, tuple[str, ...]] = {entity_id: (entity_id,)}
+        frontier = [entity_id]
+        for _ in range(hops):
+            nxt: list[str] = []
+            for node in frontier:
+                for other, marker, _rel in self._entity_steps(node):
+                    if other not in paths:
+                        paths[other] = (*paths[node], marker, other)
+                        nxt.append(other)
+            frontier = nxt
+        return sorted((p for n, p in paths.items() if n != entity_id), key=lambda p: (len(p), p))
+
+    def _reach(self, seed: str, hops: int) -> dict[str, tuple[float, tuple[str, ...]]]:
+        """Best (factor, path) to every entity within `hops` of `seed` (factor 1 for the seed)."""
+        best: dict[str, tuple[float, tuple[str, ...]]] = {seed: (1.0, (seed,))}
+        stack: list[tuple[str, float, tuple[str, ...], int]] = [(seed, 1.0, (seed,), 0)]
+        while stack:
+            node, factor, path, depth = stack.pop()
+            if depth == hops:
+                continue
+            for other, marker, relation in self._entity_steps(node):
+                value = factor * _FACTORS[relation] * (1.0 if marker.startswith("-") else _REVERSE)
+                if other not in best or value > best[other][0]:
+                    best[other] = (value, (*path, marker, other))
+                    stack.append((other, value, best[other][1], depth + 1))
+        return best
+
+    def _doc_links(self, entity_id: str) -> dict[str, tuple[float, str]]:
+        """Documents tied to an entity: doc_id -> (strength, path marker)."""
+        fix_doc = dict(self._g.nodes[entity_id].get("attributes", {})).get("doc_id")
+        incoming = [(self._g.nodes[s], k) for s, _, k in self._g.in_edges(entity_id, keys=True)]
+        mentioned = {d["doc_id"] for d, k in incoming if k == "mentions"}
+        about = {d["doc_id"]: entity_id in d["title_entities"] for d, k in incoming if k == "about"}
+        links = {d: (0.6, "<-mentions-") for d in mentioned}
+        for doc_id, in_title in about.items():
+            links[doc_id] = (1.0 if in_title else 0.8 if doc_id in mentioned else 0.5, "<-about-")
+        if fix_doc:
+            links[fix_doc] = (1.0, "-in->")
+        return links
+
+    def documents_for(self, entity_ids: EntityWeights, hops: int = 2) -> list[DocPath]:
+        if hops < 0:
+            raise ConfigError(f"hops must be >= 0, got {hops}")
+        weights = dict(entity_ids) if isinstance(entity_ids, dict) else dict.fromkeys(entity_ids, 1.0)
+        scores: dict[str, float] = {}
+        paths: dict[str, tuple[float, tuple[str, ...]]] = {}
+        for seed in sorted(weights):
+            if self.entity(seed) is None or weights[seed] <= 0:
+                continue
+            per_doc: dict[str, tuple[float, tuple[str, ...]]] = {}
+            for node, (factor, path) in sorted(self._reach(seed, hops).items()):
+                for doc_id, (strength, marker) in self._doc_links(node).items():
+                    value = weights[seed] * factor * strength
+                    if doc_id not in per_doc or value > per_doc[doc_id][0]:
+                        per_doc[doc_id] = (value, (*path, marker, f"doc:{doc_id}"))
+            for doc_id, (value, path) in per_doc.items():
+                scores[doc_id] = scores.get(doc_id, 0.0) + value
+                if doc_id not in paths or value > paths[doc_id][0]:
+                    paths[doc_id] = (value, path)
+        ranked = sorted(scores, key=lambda d: (-scores[d], d))
+        return [(d, paths[d][1], round(scores[d], 6)) for d in ranked]
+
+    def stats(self) -> dict[str, int]:
+        counts = dict.fromkeys(ENTITY_TYPES, 0) | {"document": 0, "chunk": 0}
+        for _, data in self._g.nodes(data=True):
+            key = data["type"] if data["kind"] == "entity" else {"doc": "document"}.get(data["kind"], "chunk")
+            counts[key] += 1
+        for _, _, relation in self._g.edges(keys=True):
+            counts[f"edge:{relation}"] = counts.get(f"edge:{relation}", 0) + 1
+        return counts
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_node_link(self) -> dict[str, Any]:
+        data = nx.node_link_data(self._g, edges="edges")
+        data["graph"] = {"schema": SCHEMA}
+        data["nodes"] = sorted(data["nodes"], key=lambda n: n["id"])
+        data["edges"] = sorted(data["edges"], key=lambda e: (e["source"], e["target"], e["key"]))
+        return data
+
+    def save(self, path: str | Path) -> Path:
+        target = Path(path)
+        if target.is_dir():
+            target = target / GRAPH_FILE
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.to_node_link(), handle, ensure_ascii=False, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> NetworkxGraph:
+        source = Path(path)
+        if source.is_dir():
+            source = source / GRAPH_FILE
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+            if data.get("graph", {}).get("schema") != SCHEMA:
+                raise ValueError(f"schema {data.get('graph', {}).get('schema')!r}, expected {SCHEMA}")
+            graph = nx.node_link_graph(data, directed=True, multigraph=True, edges="edges")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(
+                f"cannot read the knowledge graph {source}: {exc}; delete it and re-run ingestion"
+            ) from exc
+        loaded = cls()
+        loaded._g = graph
+        loaded._lexicons = {d: lexicon_of(loaded._chunks_of(d)) for d in sorted(loaded.doc_ids())}
+        loaded._gazetteer = Gazetteer.from_lexicons(loaded._lexicons[d] for d in sorted(loaded._lexicons))
+        return loaded

@@ -1,0 +1,49 @@
+"""Full-text normalisation applied on our side before Milvus's BM25 sees any text.
+
+Milvus Lite 3.2.2 accepts analyzer filters (stop words, stemming) in the schema but does not apply
+them (measured: "refunds" does not match "refund", "the" is indexed), so the same normalisation
+is done here, for documents and queries alike, and the store indexes the result: lower-casing,
+English stop words removed, Snowball English stemming, and support codes written one way
+("E42", "E-42", "error 42" -> "e42"; "v3.0.1" -> "3.0.1").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+# A compact English stop list (articles, pronouns, auxiliaries, question words that carry no topic).
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves hi hello please thanks thank ok okay""".split()
+)
+
+_CODE = re.compile(r"\b(?:e|err|error|error\s+code|code)\s*[-:#]?\s*0*(\d{1,3})\b", re.IGNORECASE)
+_VERSION = re.compile(r"\bv(?=\d+\.\d)", re.IGNORECASE)
+_TOKEN = re.compile(r"\d+(?:\.\d+)+|\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised index terms of `text`, in order (duplicates kept: BM25 counts them)."""
+    text = _CODE.sub(lambda m: f" e{int(m.group(1))} ", text)
+    text = _VERSION.sub("", text)
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in STOP_WORDS]
+    stem = _stemmer().stemWord
+    return [w if any(c.isdigit() for c in w) else stem(w) for w in words]
+
+
+def normalise(text: str) -> str:
+    """`tokens` joined by spaces: what the store's BM25 field holds for a text."""
+    return " ".join(tokens(text))
