@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from retrieval.config import Settings
-from retrieval.embedders.factory import DEFAULT_DIM, make_embedder
+from retrieval.embedders.factory import make_embedder
 from retrieval.embedders.protocol import Embedder
 from retrieval.errors import ModelMissingError
 from retrieval.ingest import DocumentSink, Ingestor
@@ -82,14 +82,23 @@ class Runtime:
         self.close()
 
 
-def open_runtime(settings: Settings, *, embedder: Embedder | None = None, load_models: bool = True) -> Runtime:
-    """Loads the embedder (unless one is passed in, e.g. a tiny test model) and opens the store."""
+def open_runtime(
+    settings: Settings, *, embedder: Embedder | None = None, load_models: bool = True, dim: int | None = None
+) -> Runtime:
+    """Loads the embedder (unless one is passed in, e.g. a tiny test model) and opens the store.
+
+    `load_models=False` runs without an embedder; the collection then keeps the configured
+    embedder's dimension (or `dim`) so a later run with weights can fill in dense vectors.
+    """
     note: str | None = None
     if embedder is None and load_models:
         embedder, note = load_embedder(settings)
     elif embedder is None:
         note = DENSE_OFF_MISSING
-    dim = embedder.dim if embedder is not None else DEFAULT_DIM
+    if embedder is not None:
+        dim = embedder.dim
+    elif dim is None:
+        dim = make_embedder(settings).dim  # cheap: constructors load nothing
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings, dim=dim, dense_enabled=embedder is not None)
     store.open()
