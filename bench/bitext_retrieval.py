@@ -23,7 +23,9 @@ from pathlib import Path
 
 from chatbot.cli import main as supportbot
 
-DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bitext" / "customer_support_sample.csv"
+DEFAULT_CSV = (
+    Path(__file__).resolve().parents[2] / "shared" / "eval" / "bitext" / "customer_support_sample.csv"
+)
 
 
 def build(csv_path: Path, out: Path, *, examples: int, per_intent_test: int, seed: int) -> tuple[Path, Path]:
@@ -53,7 +55,9 @@ def build(csv_path: Path, out: Path, *, examples: int, per_intent_test: int, see
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--examples", type=int, default=8, help="example questions per intent document")
     parser.add_argument("--per-intent-test", type=int, default=10, help="held-out questions per intent")
@@ -75,7 +79,9 @@ def main() -> int:
             argv.append("--allow-missing-models")
         started = time.perf_counter()
         code = supportbot(argv)
-        print(f"bench: {len(list(kb.iterdir()))} intent documents, total {time.perf_counter() - started:.1f} s")
+        print(
+            f"bench: {len(list(kb.iterdir()))} intent documents, total {time.perf_counter() - started:.1f} s"
+        )
     return code
 
 

@@ -28,14 +28,19 @@ def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "
         else "where the index lives (default: a fresh temporary dir)",
     )
     parser.add_argument(
-        "--model-dir", type=Path, default=None, help="model weights dir (default: $SUPPORTBOT_MODEL_DIR or cache)"
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="model weights dir (default: $SUPPORTBOT_MODEL_DIR or cache)",
     )
     parser.add_argument(
         "--allow-missing-models",
         action="store_true",
         help="run without dense (ImageBind) retrieval when its weights are missing; outputs say so",
     )
-    parser.add_argument("--milvus-uri", default=None, help="Milvus server http(s)://host:port (default: Milvus Lite)")
+    parser.add_argument(
+        "--milvus-uri", default=None, help="Milvus server http(s)://host:port (default: Milvus Lite)"
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: best available)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
@@ -52,9 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ingest)
 
     search = sub.add_parser("search", help="search the indexed knowledge base")
-    search.add_argument("text", nargs="?", default="", help="the question (may be empty with --image/--audio)")
+    search.add_argument(
+        "text", nargs="?", default="", help="the question (may be empty with --image/--audio)"
+    )
     search.add_argument("--image", type=Path, default=None, help="a screenshot or photo to search with")
-    search.add_argument("--audio", type=Path, default=None, help="a voice note or device sound to search with")
+    search.add_argument(
+        "--audio", type=Path, default=None, help="a voice note or device sound to search with"
+    )
     search.add_argument("--top-k", type=int, default=5, help="how many hits (1-100, default 5)")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _common(search)
@@ -69,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(demo)
 
     models = sub.add_parser("models", help="list, locate or download model weights")
-    models.add_argument("action", choices=["list", "download"], help="list known checkpoints, or download one")
-    models.add_argument("name", nargs="?", default="imagebind_huge", help="checkpoint name (default imagebind_huge)")
+    models.add_argument(
+        "action", choices=["list", "download"], help="list known checkpoints, or download one"
+    )
+    models.add_argument(
+        "name", nargs="?", default="imagebind_huge", help="checkpoint name (default imagebind_huge)"
+    )
     models.add_argument("--model-dir", type=Path, default=None, help="where weights live")
     return parser
 
@@ -103,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings, args.text, image=args.image, audio=args.audio, top_k=args.top_k, as_json=args.json
             )
         if args.command == "eval":
-            return commands.evaluate(settings, args.kb, args.queries, out=args.out, temp_data=args.data_dir is None)
+            return commands.evaluate(
+                settings, args.kb, args.queries, out=args.out, temp_data=args.data_dir is None
+            )
         if args.command == "demo":
             return commands.demo(settings)
     except SupportbotError as exc:

@@ -12,7 +12,8 @@ from chatbot.runtime import Runtime, open_runtime
 from retrieval import checkpoints
 from retrieval.config import Settings
 from retrieval.errors import InputError
-from retrieval.evaluation import EVAL_TOP_K, evaluate as run_eval, format_table, load_cases, query_for
+from retrieval.evaluation import EVAL_TOP_K, format_table, load_cases, query_for
+from retrieval.evaluation import evaluate as run_eval
 from retrieval.ingest import IngestReport
 from retrieval.media import load_audio, load_image
 from retrieval.retriever import Query, RetrievalResult
@@ -51,7 +52,9 @@ def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
 
 def build_query(settings: Settings, text: str, image: Path | None, audio: Path | None) -> Query:
     if len(text) > settings.limits.max_query_chars:
-        raise InputError(f"query text is {len(text)} characters; the limit is {settings.limits.max_query_chars}")
+        raise InputError(
+            f"query text is {len(text)} characters; the limit is {settings.limits.max_query_chars}"
+        )
     return Query(
         text=text.strip(),
         image=load_image(image, settings.limits) if image else None,
@@ -155,7 +158,8 @@ def models(action: str, name: str, model_dir: Path | None) -> int:
         for ck in checkpoints.CHECKPOINTS.values():
             path = directory / ck.filename
             state = "present" if path.exists() else "missing"
-            print(f"{ck.name}: {state} at {path} ({checkpoints.human_size(ck.size_bytes)}, {ck.licence})")
+            size = checkpoints.human_size(ck.size_bytes) if ck.size_bytes else "size unknown"
+            print(f"{ck.name}: {state} at {path} ({size}, {ck.licence})")
         return 0
     path = checkpoints.download(name, checkpoints.model_dir(model_dir))
     print(f"{name}: ready at {path}")

@@ -24,7 +24,9 @@ from retrieval.stores.protocol import VectorStore
 
 log = logging.getLogger(__name__)
 
-DENSE_OFF_MISSING = "dense retrieval OFF: embedder weights are missing (--allow-missing-models); full-text only"
+DENSE_OFF_MISSING = (
+    "dense retrieval OFF: embedder weights are missing (--allow-missing-models); full-text only"
+)
 DENSE_OFF_KB = (
     "dense retrieval OFF for this KB: it was ingested without embedder weights; re-run `supportbot ingest` "
     "with the weights present"

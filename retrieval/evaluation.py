@@ -213,7 +213,7 @@ def evaluate(
         if progress:
             progress(i + 1, len(scored))
     overall = score([r.ranked for r in results], [r.expected for r in results])
-    by_modality = {}
+    by_modality: dict[str, Metrics] = {}
     for modality in MODALITIES:
         subset = [r for r in results if r.modality == modality]
         if subset:

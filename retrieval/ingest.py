@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -200,7 +200,7 @@ class Ingestor:
         return len(gone)
 
 
-def _call(embed: Callable[[list], np.ndarray], inputs: list) -> np.ndarray:  # type: ignore[type-arg]
+def _call(embed: Callable[[list[Any]], np.ndarray], inputs: list[Any]) -> np.ndarray:
     out = embed(inputs)
     if out.shape[0] != len(inputs):
         raise RuntimeError(f"embedder returned {out.shape[0]} vectors for {len(inputs)} inputs")

@@ -32,6 +32,4 @@ class SupportKBRetriever(BaseRetriever):
         k = int(kwargs.get("k", self.k))
         k = max(1, min(k, MAX_TOP_K))
         result = self.retriever.search(Query(text=query), top_k=k, search_filter=self.search_filter)
-        return [
-            Document(page_content=hit.text, metadata=hit.to_dict(), id=hit.id) for hit in result.hits[:k]
-        ]
+        return [Document(page_content=hit.text, metadata=hit.to_dict(), id=hit.id) for hit in result.hits[:k]]

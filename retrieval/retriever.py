@@ -33,7 +33,9 @@ class Query:
 
     @property
     def empty(self) -> bool:
-        return not (self.text.strip() or self.image is not None or self.audio is not None or any(self.extra_text))
+        return not (
+            self.text.strip() or self.image is not None or self.audio is not None or any(self.extra_text)
+        )
 
     @property
     def modality(self) -> Modality:
@@ -67,12 +69,16 @@ class RetrievalResult:
 class Retriever:
     """Dense (Embedder -> VectorStore) + BM25 over one store. `embedder=None` means BM25 only."""
 
-    def __init__(self, store: VectorStore, embedder: Embedder | None, *, dense_note: str | None = None) -> None:
+    def __init__(
+        self, store: VectorStore, embedder: Embedder | None, *, dense_note: str | None = None
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.dense_note = dense_note
 
-    def search(self, query: Query, top_k: int = 5, search_filter: SearchFilter | None = None) -> RetrievalResult:
+    def search(
+        self, query: Query, top_k: int = 5, search_filter: SearchFilter | None = None
+    ) -> RetrievalResult:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InputError(f"top-k must be between 1 and {MAX_TOP_K}, got {top_k}")
         if query.empty:
@@ -106,4 +112,3 @@ class Retriever:
         if query.audio is not None:
             out.append(DenseQuery("dense:audio", self.embedder.embed_audio([query.audio])[0]))
         return out
-

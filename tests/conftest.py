@@ -38,7 +38,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return real_connect_ex(self, address)  # type: ignore[arg-type]
 
     def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
-        if host not in (None, "localhost", "127.0.0.1", "::1", "0.0.0.0") and not str(host).startswith("127."):
+        if host not in (None, "localhost", "127.0.0.1", "::1", "0.0.0.0") and not str(host).startswith(
+            "127."
+        ):
             raise RuntimeError(f"test tried to resolve a network host: {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
 

@@ -42,7 +42,9 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_ingest_then_search_json(tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path / "data")
-    code, out, _ = _run(capsys, "ingest", str(kb), "--data-dir", data, "--allow-missing-models", "--no-progress")
+    code, out, _ = _run(
+        capsys, "ingest", str(kb), "--data-dir", data, "--allow-missing-models", "--no-progress"
+    )
     assert code == 0
     assert "added 3" in out and "dense retrieval OFF" in out
     code, out, _ = _run(capsys, "search", "error 42", "--data-dir", data, "--allow-missing-models", "--json")
@@ -54,7 +56,9 @@ def test_ingest_then_search_json(tmp_path: Path, kb: Path, capsys: pytest.Captur
     assert top["doc_id"] == "e42.md"
     assert set(top) >= {"doc_id", "modality", "snippet", "score", "sources"}
     assert top["sources"]["bm25"]["rank"] == 1
-    code, out, _ = _run(capsys, "search", "refund", "--data-dir", data, "--allow-missing-models", "--top-k", "1")
+    code, out, _ = _run(
+        capsys, "search", "refund", "--data-dir", data, "--allow-missing-models", "--top-k", "1"
+    )
     assert code == 0 and "refunds.md" in out and "OFF" in out
 
 
@@ -82,7 +86,9 @@ def test_errors_are_one_line_with_nonzero_exit(
 ) -> None:
     data = tmp_path / "data"
     if "--top-k" in argv:
-        assert main(["ingest", str(kb), "--data-dir", str(data), "--allow-missing-models", "--no-progress"]) == 0
+        assert (
+            main(["ingest", str(kb), "--data-dir", str(data), "--allow-missing-models", "--no-progress"]) == 0
+        )
         capsys.readouterr()
     code, _, err = _run(capsys, *argv, "--data-dir", str(data))
     assert code != 0
@@ -95,11 +101,15 @@ def test_search_with_a_corrupt_image_is_a_clear_error(
 ) -> None:
     bad = tmp_path / "shot.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnope")
-    code, _, err = _run(capsys, "search", "--image", str(bad), "--allow-missing-models", "--data-dir", str(tmp_path))
+    code, _, err = _run(
+        capsys, "search", "--image", str(bad), "--allow-missing-models", "--data-dir", str(tmp_path)
+    )
     assert code == 1 and "shot.png" in err
 
 
-def test_eval_prints_table_and_writes_json(tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_prints_table_and_writes_json(
+    tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     queries = tmp_path / "q.jsonl"
     lines = [
         {"id": "a", "text": "mesh link lost on my extender", "expected": ["e42.md"]},
@@ -109,7 +119,15 @@ def test_eval_prints_table_and_writes_json(tmp_path: Path, kb: Path, capsys: pyt
     queries.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
     out_file = tmp_path / "report.json"
     code, out, _ = _run(
-        capsys, "eval", "--kb", str(kb), "--queries", str(queries), "--out", str(out_file), "--allow-missing-models"
+        capsys,
+        "eval",
+        "--kb",
+        str(kb),
+        "--queries",
+        str(queries),
+        "--out",
+        str(out_file),
+        "--allow-missing-models",
     )
     assert code == 0
     assert "hit@1" in out and "overall" in out
@@ -127,12 +145,21 @@ def test_models_list_names_the_checkpoint(capsys: pytest.CaptureFixture[str], em
 
 
 @pytest.mark.slow
-def test_eval_on_the_sample_kb_text_queries(tmp_path: Path, sample_kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_on_the_sample_kb_text_queries(
+    tmp_path: Path, sample_kb: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Full-text retrieval alone must already find the right sample-KB document for typed questions."""
     out_file = tmp_path / "r.json"
     queries = sample_kb.parent / "eval" / "queries.jsonl"
     code, _, _ = _run(
-        capsys, "eval", "--kb", str(sample_kb), "--queries", str(queries), "--out", str(out_file),
+        capsys,
+        "eval",
+        "--kb",
+        str(sample_kb),
+        "--queries",
+        str(queries),
+        "--out",
+        str(out_file),
         "--allow-missing-models",
     )
     assert code == 0

@@ -38,12 +38,16 @@ def kb(tmp_path: Path) -> Path:
     root = tmp_path / "kb"
     (root / "guides").mkdir(parents=True)
     (root / "guides" / "reset.md").write_text(
-        "---\ntitle: Factory reset\nproduct: X200\n---\n# Factory reset\n\nHold the reset pin for ten seconds.\n",
+        "---\ntitle: Factory reset\nproduct: X200\n---\n"
+        "# Factory reset\n\nHold the reset pin for ten seconds.\n",
         encoding="utf-8",
     )
-    (root / "guides" / "leds.md").write_text("# LED colours\n\nA red light means no internet.\n", encoding="utf-8")
+    (root / "guides" / "leds.md").write_text(
+        "# LED colours\n\nA red light means no internet.\n", encoding="utf-8"
+    )
     (root / "faq.csv").write_text(
-        "question,answer\nHow long is the warranty?,Two years from purchase.\nCan I return it?,Within 30 days.\n",
+        "question,answer\nHow long is the warranty?,Two years from purchase.\n"
+        "Can I return it?,Within 30 days.\n",
         encoding="utf-8",
     )
     _png(root / "router.png", (20, 40, 200))
@@ -68,7 +72,14 @@ def test_first_run_adds_everything_then_second_run_writes_nothing(runtime: Runti
     assert (report.added, report.updated, report.removed, report.failed) == (5, 0, 0, ())
     assert not report.dense
     ids = runtime.store.doc_ids()
-    assert {"guides/reset.md", "guides/leds.md", "faq.csv#row-1", "faq.csv#row-2", "router.png", "beep.wav"} <= ids
+    assert {
+        "guides/reset.md",
+        "guides/leds.md",
+        "faq.csv#row-1",
+        "faq.csv#row-2",
+        "router.png",
+        "beep.wav",
+    } <= ids
     assert "router.md" not in ids  # a sidecar is a caption, not a document
     count = runtime.store.count()
     manifest = runtime.settings.manifest_path
@@ -83,7 +94,9 @@ def test_first_run_adds_everything_then_second_run_writes_nothing(runtime: Runti
 
 def test_changed_and_deleted_files(runtime: Runtime, kb: Path) -> None:
     _ingest(runtime, kb)
-    (kb / "guides" / "leds.md").write_text("# LED colours\n\nA purple light means updating.\n", encoding="utf-8")
+    (kb / "guides" / "leds.md").write_text(
+        "# LED colours\n\nA purple light means updating.\n", encoding="utf-8"
+    )
     (kb / "guides" / "reset.md").unlink()
     (kb / "faq.csv").write_text("question,answer\nHow long is the warranty?,Two years.\n", encoding="utf-8")
     report = _ingest(runtime, kb)
@@ -94,8 +107,11 @@ def test_changed_and_deleted_files(runtime: Runtime, kb: Path) -> None:
     hits = runtime.retriever().search(Query(text="purple light"), top_k=3).hits
     assert hits and hits[0].doc_id == "guides/leds.md"
     assert "purple" in hits[0].text
-    assert not runtime.retriever().search(Query(text="red light internet"), top_k=3).doc_ids().count(
-        "guides/reset.md"
+    assert (
+        not runtime.retriever()
+        .search(Query(text="red light internet"), top_k=3)
+        .doc_ids()
+        .count("guides/reset.md")
     )
 
 

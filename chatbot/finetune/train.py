@@ -336,9 +336,10 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
             optimizer.zero_grad(set_to_none=True)
             state["step"] += 1
             state["batch_in_epoch"] = index + 1
-            state["losses"].append(float(loss))
+            value = float(loss.detach())
+            state["losses"].append(value)
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.4f}", epoch=state["epoch"] + 1)
+            bar.set_postfix(loss=f"{value:.4f}", epoch=state["epoch"] + 1)
             if state["step"] >= total:
                 stop = True
                 break
