@@ -1,0 +1,151 @@
+"""Transcription with the reference `openai-whisper` package (PyTorch), the alternative backend.
+
+Weights are never downloaded here. A size name such as "base" or "tiny.en" means the file whisper
+itself would download (`base.pt`, `tiny.en.pt`, ...) placed at `<model_dir>/openai-whisper/<file>`;
+its sha256 (published in whisper's download URL) is checked before loading. `model` may also be the
+path of a `.pt` checkpoint (not checksummed: no published hash), and `model_obj` an already built
+`whisper.model.Whisper`. Audio goes to whisper as a float32 array, so no ffmpeg is needed. fp16 is
+used only on CUDA. openai-whisper has no voice-activity detector: with `vad` on, windows whisper
+judges silent (no_speech_prob > 0.6 and low log-probability) are dropped; with it off, nothing is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retrieval.asr.protocol import ENV_ASR_MODEL, Segment, TranscribeOptions, Transcript, samples_for_whisper
+from retrieval.checkpoints import model_dir as resolve_model_dir
+from retrieval.checkpoints import sha256_of
+from retrieval.errors import ChecksumError, ConfigError, ModelMissingError
+from retrieval.types import Waveform
+
+if TYPE_CHECKING:
+    from whisper.model import Whisper
+
+SUBDIR = "openai-whisper"
+NO_SPEECH_THRESHOLD = 0.6  # whisper's own default
+
+
+def _published_models() -> dict[str, str]:
+    """Size name -> download URL, from whisper's table (the URL path holds the file's sha256)."""
+    import whisper
+
+    return dict(whisper._MODELS)
+
+
+class OpenAIWhisperTranscriber:
+    """A `Transcriber` on openai-whisper. Cheap to build; `load()` reads the checkpoint (safe twice)."""
+
+    def __init__(
+        self,
+        model: str = "base",
+        model_dir: Path | None = None,
+        device: str | None = None,
+        model_obj: Whisper | None = None,
+    ) -> None:
+        if not model or not model.strip():
+            raise ConfigError(f"openai-whisper model must be a size name or a .pt path, got {model!r}")
+        self.model = model.strip()
+        self.model_dir = model_dir
+        self.device = device
+        self.name = f"openai-whisper:{self.model}"
+        self._model: Whisper | None = model_obj
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def checkpoint_path(self) -> tuple[Path, str | None]:
+        """(the .pt file to load, its published sha256 or None); `ModelMissingError` if it is absent."""
+        given = Path(self.model).expanduser()
+        if given.is_file():
+            return given.absolute(), None
+        published = _published_models()
+        if self.model not in published:
+            if given.suffix == ".pt" or "/" in self.model:
+                raise ModelMissingError(
+                    f"openai-whisper checkpoint {given} does not exist; give the path of a whisper .pt file "
+                    f"with {ENV_ASR_MODEL} or --asr-model NAME_OR_DIR"
+                )
+            raise ConfigError(
+                f"unknown openai-whisper model {self.model!r}; use one of {', '.join(published)} "
+                "or the path of a .pt checkpoint"
+            )
+        url = published[self.model]
+        filename, sha256 = url.rsplit("/", 1)[1], url.split("/")[-2]
+        path = resolve_model_dir(self.model_dir) / SUBDIR / filename
+        if not path.is_file():
+            raise ModelMissingError(
+                f"openai-whisper weights {filename} (model {self.model!r}) are not on this machine; they are "
+                f"never downloaded automatically. Download {url} (sha256 {sha256}, MIT licence) and save it "
+                f"as {path}, or point to a .pt file with {ENV_ASR_MODEL}=/path/to/file.pt or "
+                "--asr-model NAME_OR_DIR. SUPPORTBOT_MODEL_DIR or --model-dir moves the model directory."
+            )
+        return path, sha256
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        import whisper
+
+        from retrieval.devices import best_device
+
+        path, expected = self.checkpoint_path()
+        if expected is not None:
+            actual = sha256_of(path)
+            if actual != expected:
+                raise ChecksumError(
+                    f"{path}: sha256 is {actual}, expected {expected} for openai-whisper {self.model!r}; the "
+                    f"file is corrupt or a different model. Delete it and download {self.model} again."
+                )
+        device = best_device(self.device)
+        try:
+            model = whisper.load_model(str(path), device=device)  # a path: whisper does not download
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise ModelMissingError(
+                f"could not load {path} as an openai-whisper checkpoint ({exc}); replace it with a "
+                "complete whisper .pt file"
+            ) from exc
+        heads = whisper._ALIGNMENT_HEADS.get(self.model)
+        if heads is not None:
+            model.set_alignment_heads(heads)
+        self._model = model
+
+    def transcribe(self, wave: Waveform, options: TranscribeOptions | None = None) -> Transcript:
+        import whisper
+
+        opts = options or TranscribeOptions()
+        samples = samples_for_whisper(wave)
+        duration = wave.seconds
+        if samples.size == 0:
+            return Transcript.from_segments((), language=opts.language or "", duration_s=0.0, model=self.name)
+        self.load()
+        assert self._model is not None
+        fp16 = next(self._model.parameters()).device.type == "cuda"
+        result: dict[str, Any] = whisper.transcribe(
+            self._model,
+            samples,
+            verbose=None,
+            language=opts.language,
+            beam_size=opts.beam_size if opts.beam_size > 1 else None,
+            fp16=fp16,
+            no_speech_threshold=NO_SPEECH_THRESHOLD if opts.vad else None,
+        )
+        segments = tuple(
+            Segment.clamped(
+                float(s["start"]),
+                float(s["end"]),
+                str(s["text"]),
+                float(s["avg_logprob"]),
+                float(s["no_speech_prob"]),
+                duration,
+            )
+            for s in result["segments"]
+        )
+        return Transcript.from_segments(
+            segments,
+            language=str(result.get("language") or opts.language or ""),
+            duration_s=duration,
+            model=self.name,
+        )
