@@ -45,6 +45,21 @@ def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
+def _readers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--asr-model",
+        default=None,
+        help="speech model for voice notes: a faster-whisper size name, a CTranslate2 model dir, or "
+        "bundled-tiny.en (default: $SUPPORTBOT_ASR_MODEL or small)",
+    )
+    parser.add_argument(
+        "--asr-backend", default=None, choices=["faster-whisper", "openai-whisper"], help="speech recogniser"
+    )
+    parser.add_argument(
+        "--ocr-engine", default=None, choices=["rapidocr", "tesseract"], help="screenshot reader"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supportbot", description="Multimodal customer-support assistant over your support knowledge."
@@ -55,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("kb_dir", type=Path, help="folder of manuals, FAQs (.csv), images, sounds")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
     _common(ingest)
+    ingest.add_argument(
+        "--ocr-engine", default=None, choices=["rapidocr", "tesseract"], help="screenshot reader"
+    )
 
     search = sub.add_parser("search", help="search the indexed knowledge base")
     search.add_argument(
@@ -67,15 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top-k", type=int, default=5, help="how many hits (1-100, default 5)")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _common(search)
+    _readers(search)
 
     ev = sub.add_parser("eval", help="score retrieval on a JSONL query set")
     ev.add_argument("--kb", type=Path, required=True, help="knowledge-base folder to ingest first")
     ev.add_argument("--queries", type=Path, required=True, help="JSONL query cases")
     ev.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     _common(ev, data_dir_default=None)
+    _readers(ev)
 
     demo = sub.add_parser("demo", help="ingest the bundled sample KB (data/kb) and try a few searches")
     _common(demo)
+    _readers(demo)
 
     models = sub.add_parser("models", help="list, locate or download model weights")
     models.add_argument(
@@ -95,6 +116,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         milvus_uri=getattr(args, "milvus_uri", None),
         device=getattr(args, "device", None),
         allow_missing_models=getattr(args, "allow_missing_models", False) or None,
+        asr_model=getattr(args, "asr_model", None),
+        asr_backend=getattr(args, "asr_backend", None),
+        ocr_engine=getattr(args, "ocr_engine", None),
     )
 
 

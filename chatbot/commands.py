@@ -12,11 +12,11 @@ from chatbot.runtime import Runtime, open_runtime
 from retrieval import checkpoints
 from retrieval.config import Settings
 from retrieval.errors import InputError
-from retrieval.evaluation import EVAL_TOP_K, format_table, load_cases, query_for
+from retrieval.evaluation import EVAL_TOP_K, EvalCase, format_table, load_cases
 from retrieval.evaluation import evaluate as run_eval
 from retrieval.ingest import IngestReport
-from retrieval.media import load_audio, load_image
 from retrieval.retriever import Query, RetrievalResult
+from retrieval.understand import Understanding
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KB = REPO_ROOT / "data" / "kb"
@@ -50,32 +50,31 @@ def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
     return 0
 
 
-def build_query(settings: Settings, text: str, image: Path | None, audio: Path | None) -> Query:
-    if len(text) > settings.limits.max_query_chars:
-        raise InputError(
-            f"query text is {len(text)} characters; the limit is {settings.limits.max_query_chars}"
-        )
-    return Query(
-        text=text.strip(),
-        image=load_image(image, settings.limits) if image else None,
-        audio=load_audio(audio, settings.limits) if audio else None,
-    )
-
-
-def result_to_dict(query: Query, result: RetrievalResult) -> dict[str, Any]:
+def result_to_dict(understanding: Understanding, result: RetrievalResult) -> dict[str, Any]:
     return {
-        "query": {
-            "text": query.text,
-            "image": query.image is not None,
-            "audio": query.audio is not None,
-            "modality": query.modality,
-        },
+        "query": understanding.to_dict(),
         "dense_retrieval": result.dense,
         "sources": list(result.sources),
         "notes": list(result.notes),
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
         "hits": [hit.to_dict() for hit in result.hits],
     }
+
+
+def format_understanding(understanding: Understanding) -> str:
+    lines = []
+    if understanding.transcript is not None:
+        t = understanding.transcript
+        lines.append(f"heard (confidence {t.confidence:.2f}): {t.text or '(no speech)'}")
+    if understanding.ocr is not None:
+        o = understanding.ocr
+        flat = " ".join(o.text.split())
+        lines.append(f"read on the image (confidence {o.confidence:.2f}): {flat[:200] or '(no text)'}")
+        found = o.fields.error_codes + o.fields.versions + o.fields.products
+        if found:
+            lines.append(f"found: {', '.join(found)}")
+    lines.extend(f"note: {n}" for n in understanding.notes)
+    return "\n".join(lines)
 
 
 def format_hits(result: RetrievalResult) -> str:
@@ -100,16 +99,20 @@ def search(
     top_k: int = 5,
     as_json: bool = False,
 ) -> int:
-    query = build_query(settings, text, image, audio)
-    if query.empty:
+    if not (text.strip() or image or audio):
         raise InputError("nothing to search for: give a question, --image or --audio")
     if not settings.manifest_path.exists():
         raise InputError(
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
         )
     with open_runtime(settings) as runtime:
-        result = runtime.retriever().search(query, top_k=top_k)
-    print(json.dumps(result_to_dict(query, result), indent=2) if as_json else format_hits(result))
+        understanding = runtime.input_reader().read(text, image=image, audio=audio)
+        result = runtime.retriever().search(understanding.query, top_k=top_k)
+    if as_json:
+        print(json.dumps(result_to_dict(understanding, result), indent=2))
+    else:
+        print(format_understanding(understanding))
+        print(format_hits(result))
     return 0
 
 
@@ -123,13 +126,11 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
             _print_ingest(report_ingest)
             retriever = runtime.retriever()
 
-            def search_case(case: Any) -> RetrievalResult:
-                query = query_for(
-                    case,
-                    lambda p: load_image(p, settings.limits),
-                    lambda p: load_audio(p, settings.limits),
-                )
-                return retriever.search(query, top_k=EVAL_TOP_K)
+            reader = runtime.input_reader()
+
+            def search_case(case: EvalCase) -> RetrievalResult:
+                understanding = reader.read(case.text, image=case.image, audio=case.audio)
+                return retriever.search(understanding.query, top_k=EVAL_TOP_K)
 
             report = run_eval(cases, search_case)
     print(format_table(report))

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
+from retrieval.asr.factory import make_transcriber
+from retrieval.asr.protocol import Transcriber
 from retrieval.config import Settings
 from retrieval.embedders.factory import make_embedder
 from retrieval.embedders.protocol import Embedder
 from retrieval.errors import ModelMissingError
 from retrieval.ingest import DocumentSink, Ingestor
 from retrieval.manifest import Manifest
+from retrieval.ocr.factory import make_reader
+from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.retriever import Retriever
 from retrieval.stores.factory import make_store
 from retrieval.stores.protocol import VectorStore
+from retrieval.understand import InputReader
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,22 @@ class Runtime:
     store: VectorStore
     embedder: Embedder | None
     dense_note: str | None = None
+    transcriber: Transcriber | None = None
+    ocr: ScreenshotReader | None = None
+    _reader: InputReader | None = field(default=None, init=False, repr=False)
+
+    def input_reader(self) -> InputReader:
+        """Reads screenshots (OCR) and voice notes (ASR); the engines load on first use, once."""
+        if self._reader is None:
+            s = self.settings
+            transcriber = self.transcriber or make_transcriber(
+                s.asr_backend, s.asr_model, s.model_dir, s.device
+            )
+            ocr = self.ocr or make_reader(s.ocr_engine)
+            self._reader = InputReader(
+                s.limits, transcriber=transcriber, ocr=ocr, allow_missing_models=s.allow_missing_models
+            )
+        return self._reader
 
     def retriever(self) -> Retriever:
         embedder, note = self.embedder, self.dense_note
@@ -85,7 +106,13 @@ class Runtime:
 
 
 def open_runtime(
-    settings: Settings, *, embedder: Embedder | None = None, load_models: bool = True, dim: int | None = None
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    load_models: bool = True,
+    dim: int | None = None,
+    transcriber: Transcriber | None = None,
+    ocr: ScreenshotReader | None = None,
 ) -> Runtime:
     """Loads the embedder (unless one is passed in, e.g. a tiny test model) and opens the store.
 
@@ -104,4 +131,4 @@ def open_runtime(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings, dim=dim, dense_enabled=embedder is not None)
     store.open()
-    return Runtime(settings, store, embedder, note)
+    return Runtime(settings, store, embedder, note, transcriber, ocr)

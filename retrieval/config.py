@@ -19,6 +19,7 @@ ENV_DATA_DIR = "SUPPORTBOT_DATA_DIR"
 ENV_MILVUS_URI = "SUPPORTBOT_MILVUS_URI"
 ENV_MILVUS_TOKEN = "SUPPORTBOT_MILVUS_TOKEN"
 ENV_DEVICE = "SUPPORTBOT_DEVICE"
+ENV_ASR_MODEL = "SUPPORTBOT_ASR_MODEL"
 
 DEFAULT_DATA_DIR = Path("supportbot_data")
 
@@ -56,6 +57,9 @@ class Settings:
     embedder: str = "imagebind"
     embedder_checkpoint: str = "imagebind_huge"
     device: str | None = None
+    asr_backend: str = "faster-whisper"
+    asr_model: str | None = None
+    ocr_engine: str = "rapidocr"
     allow_missing_models: bool = False
     batch_size: int = 8
     limits: Limits = field(default_factory=Limits)
@@ -99,6 +103,8 @@ class Settings:
             values["milvus_token"] = env[ENV_MILVUS_TOKEN]
         if env.get(ENV_DEVICE):
             values["device"] = env[ENV_DEVICE]
+        if env.get(ENV_ASR_MODEL):
+            values["asr_model"] = env[ENV_ASR_MODEL]
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("data_dir", "model_dir"):
             if key in values and not isinstance(values[key], Path):

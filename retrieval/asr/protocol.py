@@ -23,7 +23,6 @@ import numpy as np
 from retrieval.errors import ConfigError, InputError
 from retrieval.types import Waveform
 
-ENV_ASR_MODEL = "SUPPORTBOT_ASR_MODEL"  # default model name or directory when none is given
 SAMPLE_RATE = 16_000
 MAX_BEAM_SIZE = 16
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")

@@ -1,0 +1,173 @@
+"""Understanding one customer turn: typed text, a screenshot and/or a voice note -> a retrieval `Query`.
+
+A screenshot is decoded safely, embedded as an image (dense) AND read by OCR; the OCR text and the
+support fields parsed from it (error codes, versions, product names) become full-text terms. A
+voice note is decoded safely, embedded as audio (dense, to match recorded device sounds) AND
+transcribed; the transcript goes down the text path (full text and dense text). The readers are
+passed in, loaded lazily on first use, and may be absent: then the turn goes on without them and
+`notes` says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrieval.asr.protocol import Transcriber, Transcript
+from retrieval.config import Limits
+from retrieval.errors import InputError, ModelMissingError
+from retrieval.media import load_audio, load_image
+from retrieval.ocr.protocol import OcrResult, ScreenshotReader
+from retrieval.retriever import Query
+
+MediaSource = Path | bytes
+
+# Below these, the reading is shown in the trace but flagged; the engine uses them for abstention.
+LOW_ASR_CONFIDENCE = 0.3
+LOW_OCR_CONFIDENCE = 0.6
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """The query to run plus everything the trace shows about how the inputs were read."""
+
+    query: Query
+    transcript: Transcript | None = None
+    ocr: OcrResult | None = None
+    notes: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def asr_confidence(self) -> float | None:
+        return None if self.transcript is None else self.transcript.confidence
+
+    @property
+    def ocr_confidence(self) -> float | None:
+        return None if self.ocr is None else self.ocr.confidence
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "text": self.query.text,
+            "extra_text": list(self.query.extra_text),
+            "modality": self.query.modality,
+            "has_image": self.query.image is not None,
+            "has_audio": self.query.audio is not None,
+            "notes": list(self.notes),
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.transcript is not None:
+            t = self.transcript
+            out["transcript"] = {
+                "text": t.text,
+                "language": t.language,
+                "confidence": round(t.confidence, 4),
+                "duration_s": round(t.duration_s, 2),
+                "model": t.model,
+                "segments": [
+                    {"start": s.start, "end": s.end, "text": s.text, "avg_logprob": s.avg_logprob}
+                    for s in t.segments
+                ],
+            }
+        if self.ocr is not None:
+            o = self.ocr
+            out["ocr"] = {
+                "text": o.text,
+                "confidence": round(o.confidence, 4),
+                "engine": o.engine,
+                "fields": o.fields.to_dict(),
+            }
+        return out
+
+
+class InputReader:
+    """Turns raw turn inputs into an `Understanding`. Heavy readers are passed in (or None)."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        transcriber: Transcriber | None = None,
+        ocr: ScreenshotReader | None = None,
+        allow_missing_models: bool = False,
+    ) -> None:
+        self.limits = limits
+        self.transcriber = transcriber
+        self.ocr = ocr
+        self.allow_missing_models = allow_missing_models
+
+    def read(
+        self,
+        text: str = "",
+        *,
+        image: MediaSource | None = None,
+        audio: MediaSource | None = None,
+        image_name: str | None = None,
+        audio_name: str | None = None,
+    ) -> Understanding:
+        text = (text or "").strip()
+        if len(text) > self.limits.max_query_chars:
+            raise InputError(
+                f"the message is {len(text)} characters long; the limit is {self.limits.max_query_chars}"
+            )
+        if not text and image is None and audio is None:
+            raise InputError("empty message: type a question, attach a screenshot or record a voice note")
+        notes: list[str] = []
+        timings: dict[str, float] = {}
+        extra: list[str] = []
+        ocr_result: OcrResult | None = None
+        transcript: Transcript | None = None
+        picture = wave = None
+        if image is not None:
+            picture = load_image(image, self.limits, name=image_name)
+            ocr_result = self._ocr(picture, notes, timings)
+            if ocr_result is not None and not ocr_result.empty:
+                f = ocr_result.fields
+                extra.append(ocr_result.text)
+                extra.extend(f.error_codes + f.versions + f.products)
+        if audio is not None:
+            wave = load_audio(audio, self.limits, name=audio_name)
+            transcript = self._transcribe(wave, notes, timings)
+            if transcript is not None and transcript.text.strip():
+                text = f"{text} {transcript.text.strip()}".strip()
+        query = Query(text=text, image=picture, audio=wave, extra_text=tuple(extra))
+        return Understanding(query, transcript, ocr_result, tuple(notes), timings)
+
+    def _ocr(self, picture: Any, notes: list[str], timings: dict[str, float]) -> OcrResult | None:
+        if self.ocr is None:
+            notes.append("screenshot text not read: no OCR engine configured")
+            return None
+        started = time.perf_counter()
+        try:
+            result = self.ocr.read(picture)
+        except ModelMissingError as exc:
+            if not self.allow_missing_models:
+                raise
+            notes.append(f"screenshot text not read: {exc}")
+            return None
+        timings["ocr"] = (time.perf_counter() - started) * 1000
+        if result.empty:
+            notes.append("no text found in the image; searching by the picture alone")
+        elif result.confidence < LOW_OCR_CONFIDENCE:
+            notes.append(f"screenshot text read with low confidence ({result.confidence:.2f})")
+        return result
+
+    def _transcribe(self, wave: Any, notes: list[str], timings: dict[str, float]) -> Transcript | None:
+        if self.transcriber is None:
+            notes.append("voice note not transcribed: no speech recogniser configured")
+            return None
+        started = time.perf_counter()
+        try:
+            result = self.transcriber.transcribe(wave)
+        except ModelMissingError as exc:
+            if not self.allow_missing_models:
+                raise
+            notes.append(f"voice note not transcribed (speech model missing): {' '.join(str(exc).split())}")
+            return None
+        timings["asr"] = (time.perf_counter() - started) * 1000
+        if not result.text.strip():
+            notes.append("no speech found in the audio; searching by the sound alone")
+        elif result.confidence < LOW_ASR_CONFIDENCE:
+            notes.append(f"voice note transcribed with low confidence ({result.confidence:.2f})")
+        return result
