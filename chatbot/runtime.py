@@ -89,6 +89,7 @@ class Runtime:
             self.embedder,
             self.settings.limits,
             sinks=sinks,
+            ocr=self.input_reader().ocr,
             batch_size=self.settings.batch_size,
             progress=progress,
         )

@@ -3,15 +3,16 @@
 Incremental by content hash (see `retrieval.manifest`): unchanged files are skipped, changed ones
 replaced, deleted ones removed; a second run on an unchanged KB writes nothing. A bad file is
 reported with its reason and skipped, and if an earlier good version of it was ingested, that
-version stays (nothing is lost). Optional `DocumentSink`s (the knowledge graph) see the same
-document updates and removals.
+version stays (nothing is lost). KB images are read by OCR when a reader is given, and the text
+found on them joins their caption for full-text search and the knowledge graph. Optional
+`DocumentSink`s (the knowledge graph) see the same document updates and removals.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from retrieval.embedders.protocol import Embedder
 from retrieval.errors import InputError
 from retrieval.manifest import FileEntry, Manifest, content_hash
 from retrieval.media import load_audio, load_image
+from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.stores.protocol import VectorStore
 from retrieval.types import Chunk, Record
 
@@ -75,6 +77,7 @@ class Ingestor:
         limits: Limits,
         *,
         sinks: Sequence[DocumentSink] = (),
+        ocr: ScreenshotReader | None = None,
         batch_size: int = 8,
         progress: bool = True,
     ) -> None:
@@ -83,6 +86,7 @@ class Ingestor:
         self.embedder = embedder
         self.limits = limits
         self.sinks = tuple(sinks)
+        self.ocr = ocr
         self.batch_size = batch_size
         self.progress = progress
 
@@ -121,7 +125,7 @@ class Ingestor:
             warnings.extend(f"{rel}: {w}" for w in file_warnings)
             new_doc_ids = tuple(sorted({c.doc_id for c in chunks}))
             stale = sorted(set(old.doc_ids) - set(new_doc_ids)) if old else []
-            self._replace(new_doc_ids, stale, records, chunks)
+            self._replace(new_doc_ids, stale, records)
             self.manifest.entries[rel] = FileEntry(digest, new_doc_ids, len(chunks), self.signature)
             counts["added" if old is None else "updated"] += 1
             counts["chunks"] += len(records)
@@ -149,6 +153,7 @@ class Ingestor:
     def _embed(self, chunks: list[Chunk]) -> list[Record]:
         """Decodes media (always: a corrupt image must fail even without an embedder) and embeds."""
         media = [self._decode(c) for c in chunks]
+        chunks = [self._with_ocr(c, m) for c, m in zip(chunks, media, strict=True)]
         if self.embedder is None:
             return [Record(c, None) for c in chunks]
         vectors: list[np.ndarray | None] = [None] * len(chunks)
@@ -174,14 +179,23 @@ class Ingestor:
             return load_image(path, self.limits)
         return load_audio(path, self.limits)
 
-    def _replace(
-        self, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record], chunks: list[Chunk]
-    ) -> None:
+    def _with_ocr(self, chunk: Chunk, picture: object) -> Chunk:
+        """An image chunk with the text OCR finds on it appended (captions rarely hold every word)."""
+        if self.ocr is None or chunk.modality != "image" or picture is None:
+            return chunk
+        result = self.ocr.read(picture)  # type: ignore[arg-type]
+        if result.empty:
+            return chunk
+        metadata = {**chunk.metadata, "ocr_confidence": round(result.confidence, 4)}
+        text = f"{chunk.text}\n\nText in the image: {' '.join(result.text.split())}"
+        return replace(chunk, text=text, metadata=metadata)
+
+    def _replace(self, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record]) -> None:
         self.store.delete_docs([*doc_ids, *stale])
         self.store.upsert(records)
         by_doc: dict[str, list[Chunk]] = {}
-        for chunk in chunks:
-            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        for record in records:
+            by_doc.setdefault(record.chunk.doc_id, []).append(record.chunk)
         for sink in self.sinks:
             for doc_id in stale:
                 sink.remove_document(doc_id)
