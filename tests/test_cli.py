@@ -101,9 +101,9 @@ def test_search_with_a_corrupt_image_is_a_clear_error(
 ) -> None:
     bad = tmp_path / "shot.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnope")
-    code, _, err = _run(
-        capsys, "search", "--image", str(bad), "--allow-missing-models", "--data-dir", str(tmp_path)
-    )
+    data = str(tmp_path / "data")
+    assert main(["ingest", str(kb), "--data-dir", data, "--allow-missing-models", "--no-progress"]) == 0
+    code, _, err = _run(capsys, "search", "--image", str(bad), "--allow-missing-models", "--data-dir", data)
     assert code == 1 and "shot.png" in err
 
 
