@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from chatbot.runtime import Runtime, open_runtime
+from chatbot.runtime import open_runtime
 from retrieval import checkpoints
 from retrieval.config import Settings
 from retrieval.errors import InputError
@@ -39,13 +39,9 @@ def _print_ingest(report: IngestReport) -> None:
     print(f"ingest: {report.summary()}")
 
 
-def ingest_into(runtime: Runtime, kb_dir: Path, *, progress: bool) -> IngestReport:
-    return runtime.ingestor(progress=progress).run(kb_dir)
-
-
 def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
     with open_runtime(settings) as runtime:
-        report = ingest_into(runtime, kb_dir, progress=progress)
+        report = runtime.ingest(kb_dir, progress=progress)
     _print_ingest(report)
     return 0
 
@@ -122,7 +118,7 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
         if temp_data:
             settings = settings.with_(data_dir=Path(tmp))
         with open_runtime(settings) as runtime:
-            report_ingest = ingest_into(runtime, kb, progress=False)
+            report_ingest = runtime.ingest(kb, progress=False)
             _print_ingest(report_ingest)
             retriever = runtime.retriever()
 
@@ -145,7 +141,7 @@ def demo(settings: Settings) -> int:
     if not SAMPLE_KB.is_dir():
         raise InputError(f"sample knowledge base {SAMPLE_KB} is missing; run from a full checkout")
     with open_runtime(settings) as runtime:
-        _print_ingest(ingest_into(runtime, SAMPLE_KB, progress=True))
+        _print_ingest(runtime.ingest(SAMPLE_KB, progress=True))
         retriever = runtime.retriever()
         for question in DEMO_QUESTIONS:
             print(f"\n? {question}")

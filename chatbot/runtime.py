@@ -8,17 +8,19 @@ carry a note that every output and trace shows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
+from knowledge_graph.factory import load_graph
+from knowledge_graph.protocol import ContextGraph
 from retrieval.asr.factory import make_transcriber
 from retrieval.asr.protocol import Transcriber
 from retrieval.config import Settings
 from retrieval.embedders.factory import make_embedder
 from retrieval.embedders.protocol import Embedder
 from retrieval.errors import ModelMissingError
-from retrieval.ingest import DocumentSink, Ingestor
+from retrieval.ingest import Ingestor, IngestReport
 from retrieval.manifest import Manifest
 from retrieval.ocr.factory import make_reader
 from retrieval.ocr.protocol import ScreenshotReader
@@ -62,6 +64,13 @@ class Runtime:
     transcriber: Transcriber | None = None
     ocr: ScreenshotReader | None = None
     _reader: InputReader | None = field(default=None, init=False, repr=False)
+    _graph: ContextGraph | None = field(default=None, init=False, repr=False)
+
+    def graph(self) -> ContextGraph:
+        """The knowledge graph of the ingested KB (`<data_dir>/graph.json`; empty before any ingest)."""
+        if self._graph is None:
+            self._graph = load_graph(self.settings.graph_path)
+        return self._graph
 
     def input_reader(self) -> InputReader:
         """Reads screenshots (OCR) and voice notes (ASR); the engines load on first use, once."""
@@ -70,7 +79,8 @@ class Runtime:
             transcriber = self.transcriber or make_transcriber(
                 s.asr_backend, s.asr_model, s.model_dir, s.device
             )
-            ocr = self.ocr or make_reader(s.ocr_engine)
+            products = [e.name for e in self.graph().entities("product")]
+            ocr = self.ocr or make_reader(s.ocr_engine, known_products=products)
             self._reader = InputReader(
                 s.limits, transcriber=transcriber, ocr=ocr, allow_missing_models=s.allow_missing_models
             )
@@ -82,13 +92,23 @@ class Runtime:
             embedder, note = None, DENSE_OFF_KB
         return Retriever(self.store, embedder, dense_note=note)
 
-    def ingestor(self, *, sinks: Sequence[DocumentSink] = (), progress: bool = True) -> Ingestor:
+    def ingest(self, kb_dir: Path, *, progress: bool = True) -> IngestReport:
+        """Brings the store and the knowledge graph in line with `kb_dir`, then saves the graph."""
+        report = self.ingestor(progress=progress).run(kb_dir)
+        if report.wrote_anything or not self.settings.graph_path.exists():
+            self.graph().save(self.settings.graph_path)
+        return report
+
+    def ingestor(self, *, progress: bool = True) -> Ingestor:
+        manifest = Manifest.load(self.settings.manifest_path)
+        if manifest.entries and not self.settings.graph_path.exists():
+            manifest = Manifest(manifest.path)  # the graph is missing: rebuild everything once
         return Ingestor(
             self.store,
-            Manifest.load(self.settings.manifest_path),
+            manifest,
             self.embedder,
             self.settings.limits,
-            sinks=sinks,
+            sinks=[self.graph()],
             ocr=self.input_reader().ocr,
             batch_size=self.settings.batch_size,
             progress=progress,

@@ -88,6 +88,14 @@ class Settings:
     def manifest_path(self) -> Path:
         return self.data_dir / "manifest.json"
 
+    @property
+    def graph_path(self) -> Path:
+        return self.data_dir / "graph.json"
+
+    @property
+    def traces_path(self) -> Path:
+        return self.data_dir / "traces.sqlite"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults < environment < explicit overrides (flags). `None` overrides are ignored."""

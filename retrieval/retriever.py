@@ -4,21 +4,34 @@ A `Query` may hold typed text, an image and/or an audio clip (already decoded an
 `retrieval.media`), plus extra full-text terms from other readers (a voice-note transcript, a
 screenshot's OCR text). Each present modality becomes one dense request (`dense:text`,
 `dense:image`, `dense:audio`); all text becomes one BM25 request; the store fuses them with RRF.
+Documents proposed by another source (the knowledge graph, given as `LinkedDoc`s with the path
+that explains them) join the fused ranking as one more RRF source named `graph`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
 from retrieval.embedders.protocol import Embedder
 from retrieval.errors import InputError
 from retrieval.stores.protocol import DenseQuery, VectorStore
-from retrieval.types import Hit, Modality, SearchFilter, Waveform
+from retrieval.types import Hit, Modality, SearchFilter, SourceScore, Waveform
 
 MAX_TOP_K = 100
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class LinkedDoc:
+    """A document proposed outside the store (e.g. a knowledge-graph path), best first."""
+
+    doc_id: str
+    score: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class RetrievalResult:
     sources: tuple[str, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    linked: tuple[LinkedDoc, ...] = ()
 
     def doc_ids(self) -> list[str]:
         """Distinct doc_ids in rank order (several chunks of one document count once)."""
@@ -77,7 +91,11 @@ class Retriever:
         self.dense_note = dense_note
 
     def search(
-        self, query: Query, top_k: int = 5, search_filter: SearchFilter | None = None
+        self,
+        query: Query,
+        top_k: int = 5,
+        search_filter: SearchFilter | None = None,
+        linked: Sequence[LinkedDoc] = (),
     ) -> RetrievalResult:
         if not 1 <= top_k <= MAX_TOP_K:
             raise InputError(f"top-k must be between 1 and {MAX_TOP_K}, got {top_k}")
@@ -96,10 +114,38 @@ class Retriever:
         started = time.perf_counter()
         hits = self.store.hybrid_search(full_text or None, dense, top_k, search_filter)
         timings["search"] = (time.perf_counter() - started) * 1000
-        sources = tuple([d.name for d in dense] + (["bm25"] if full_text else []))
+        sources = [d.name for d in dense] + (["bm25"] if full_text else [])
+        if linked:
+            started = time.perf_counter()
+            hits = self._fuse_linked(hits, linked, top_k)
+            timings["graph_fusion"] = (time.perf_counter() - started) * 1000
+            sources.append("graph")
         if not sources:
             notes.append("nothing to search with: dense retrieval is off and the query has no text")
-        return RetrievalResult(tuple(hits), self.embedder is not None, sources, timings, tuple(notes))
+        return RetrievalResult(
+            tuple(hits), self.embedder is not None, tuple(sources), timings, tuple(notes), tuple(linked)
+        )
+
+    def _fuse_linked(self, hits: list[Hit], linked: Sequence[LinkedDoc], top_k: int) -> list[Hit]:
+        """Adds the `graph` source's RRF share to the best chunk of each linked document."""
+        rank_of = {doc.doc_id: (rank, doc.score) for rank, doc in enumerate(linked, start=1)}
+        best: dict[str, int] = {}
+        for i, hit in enumerate(hits):
+            best.setdefault(hit.doc_id, i)
+        missing = [d for d in rank_of if d not in best]
+        fused = list(hits)
+        for extra in self.store.first_chunks(missing):
+            best[extra.doc_id] = len(fused)
+            fused.append(extra)
+        for doc_id, (rank, score) in rank_of.items():
+            if doc_id not in best:
+                continue  # the graph knows a document the store no longer has
+            i = best[doc_id]
+            hit = fused[i]
+            sources = {**hit.sources, "graph": SourceScore(rank, score)}
+            fused[i] = replace(hit, score=hit.score + 1.0 / (RRF_K + rank), sources=sources)
+        fused.sort(key=lambda h: h.score, reverse=True)
+        return fused[:top_k]
 
     def _dense_queries(self, query: Query) -> list[DenseQuery]:
         assert self.embedder is not None

@@ -64,7 +64,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 
 def _ingest(rt: Runtime, kb: Path):  # type: ignore[no-untyped-def]
-    return rt.ingestor(progress=False).run(kb)
+    return rt.ingest(kb, progress=False)
 
 
 def test_first_run_adds_everything_then_second_run_writes_nothing(runtime: Runtime, kb: Path) -> None:

@@ -22,8 +22,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from retrieval.errors import InputError, StoreError
 from retrieval import textnorm
+from retrieval.errors import InputError, StoreError
 from retrieval.stores import filters, milvus_lite
 from retrieval.stores.protocol import DenseQuery
 from retrieval.types import MODALITIES, Hit, Modality, Record, SearchFilter, SourceScore
@@ -285,6 +285,23 @@ class MilvusStore:
             finally:
                 iterator.close()
             return found
+
+    def first_chunks(self, doc_ids: Sequence[str]) -> list[Hit]:
+        """The first chunk of each given document (score 0, no sources), in the order asked."""
+        if not doc_ids:
+            return []
+        client = self._require()
+        expr = filters.combine(filters.field_in("doc_id", list(doc_ids)), "chunk_id == 0")
+        with self._errors("fetching chunks"):
+            rows = client.query(
+                self.collection,
+                filter=expr,
+                output_fields=_OUTPUT_FIELDS,
+                limit=len(doc_ids),
+                **self._read_opts(),
+            )
+        by_doc = {r["doc_id"]: _hit(str(r["id"]), 0.0, r, {}) for r in rows}
+        return [by_doc[d] for d in doc_ids if d in by_doc]
 
     def hybrid_search(
         self,

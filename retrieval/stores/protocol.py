@@ -47,6 +47,10 @@ class VectorStore(Protocol):
         """True when every stored chunk has a real dense vector (an empty store counts as populated)."""
         ...
 
+    def first_chunks(self, doc_ids: Sequence[str]) -> list[Hit]:
+        """The first chunk of each given document (score 0, empty sources), in the order asked."""
+        ...
+
     def hybrid_search(
         self,
         text: str | None,
