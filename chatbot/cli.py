@@ -60,6 +60,18 @@ def _readers(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _generators(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--generator",
+        default=None,
+        choices=["t5", "extractive"],
+        help="answer generator: t5 (default; needs weights) or extractive (quotes the KB, labelled as such)",
+    )
+    parser.add_argument(
+        "--generator-model", default=None, help="fine-tuned T5 directory (default flan-t5-base)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supportbot", description="Multimodal customer-support assistant over your support knowledge."
@@ -93,10 +105,42 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     _common(ev, data_dir_default=None)
     _readers(ev)
+    _generators(ev)
 
     demo = sub.add_parser("demo", help="ingest the bundled sample KB (data/kb) and try a few searches")
     _common(demo)
     _readers(demo)
+    _generators(demo)
+
+    chat = sub.add_parser("chat", help="talk to the assistant in the terminal (streams, cites, traces)")
+    _common(chat)
+    _readers(chat)
+    _generators(chat)
+
+    finetune = sub.add_parser("finetune", help="fine-tune the T5 answer generator on JSONL examples")
+    finetune.add_argument(
+        "--train", type=Path, required=True, help="JSONL {question, history?, evidence, answer}"
+    )
+    finetune.add_argument(
+        "--eval", type=Path, default=None, help="held-out JSONL (default: split off --train)"
+    )
+    finetune.add_argument("--output", type=Path, required=True, help="where checkpoints and the model go")
+    finetune.add_argument(
+        "--base-model", default="google/flan-t5-base", help="T5 dir or name in the model dir"
+    )
+    finetune.add_argument("--epochs", type=int, default=3)
+    finetune.add_argument("--batch-size", type=int, default=8)
+    finetune.add_argument("--lr", type=float, default=3e-4)
+    finetune.add_argument("--max-steps", type=int, default=None)
+    finetune.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    finetune.add_argument("--model-dir", type=Path, default=None)
+    finetune.add_argument("--device", default=None)
+
+    graph = sub.add_parser("graph", help="inspect the knowledge graph built at ingestion")
+    graph.add_argument("action", choices=["show", "stats"])
+    graph.add_argument("entity", nargs="?", default=None, help="entity id or name, e.g. E42 or 'X200'")
+    graph.add_argument("--hops", type=int, default=1)
+    graph.add_argument("--data-dir", type=Path, default=None)
 
     models = sub.add_parser("models", help="list, locate or download model weights")
     models.add_argument(
@@ -119,6 +163,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         asr_model=getattr(args, "asr_model", None),
         asr_backend=getattr(args, "asr_backend", None),
         ocr_engine=getattr(args, "ocr_engine", None),
+        generator=getattr(args, "generator", None),
+        generator_model=getattr(args, "generator_model", None),
     )
 
 
@@ -132,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":
             return commands.models(args.action, args.name, args.model_dir)
+        if args.command == "finetune":
+            return commands.finetune(args)
         settings = settings_from(args)
         if args.command == "ingest":
             return commands.ingest(settings, args.kb_dir, progress=not args.no_progress)
@@ -145,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "demo":
             return commands.demo(settings)
+        if args.command == "chat":
+            return commands.chat(settings)
+        if args.command == "graph":
+            return commands.graph(settings, args.action, args.entity, args.hops)
     except SupportbotError as exc:
         print(f"supportbot {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1

@@ -5,19 +5,26 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
+from chatbot.engine import ChatEngine
 from chatbot.runtime import open_runtime
+from chatbot.terminal import chat_loop
+from knowledge_graph.factory import load_graph
 from retrieval import checkpoints
 from retrieval.config import Settings
 from retrieval.errors import InputError
-from retrieval.evaluation import EVAL_TOP_K, EvalCase, format_table, load_cases
+from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
 from retrieval.evaluation import evaluate as run_eval
 from retrieval.ingest import IngestReport
 from retrieval.retriever import Query, RetrievalResult
 from retrieval.understand import Understanding
 
+NO_GENERATOR_NOTE = (
+    "answers not evaluated: no answer generator (T5 weights missing; try --generator extractive)"
+)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KB = REPO_ROOT / "data" / "kb"
 DEMO_QUESTIONS = (
@@ -113,28 +120,40 @@ def search(
 
 
 def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, temp_data: bool) -> int:
+    """Ingests `kb`, then runs every case through the conversation engine (history turns first)."""
     cases = load_cases(queries)
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
         if temp_data:
             settings = settings.with_(data_dir=Path(tmp))
         with open_runtime(settings) as runtime:
-            report_ingest = runtime.ingest(kb, progress=False)
-            _print_ingest(report_ingest)
-            retriever = runtime.retriever()
-
-            reader = runtime.input_reader()
-
-            def search_case(case: EvalCase) -> RetrievalResult:
-                understanding = reader.read(case.text, image=case.image, audio=case.audio)
-                return retriever.search(understanding.query, top_k=EVAL_TOP_K)
-
-            report = run_eval(cases, search_case)
+            _print_ingest(runtime.ingest(kb, progress=False))
+            engine = runtime.engine(optional_generator=True)
+            report = run_eval(cases, lambda case: run_case(engine, case))
     print(format_table(report))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
         print(f"report written to {out}")
     return 0
+
+
+def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
+    """One eval case as a fresh conversation: its user history turns, then the scored turn."""
+    session = f"eval-{case.id}-{uuid.uuid4().hex[:8]}"
+    for turn in case.history:
+        if turn.role == "user":
+            engine.turn(session, turn.text, image=turn.image, audio=turn.audio).finish()
+    result = engine.turn(session, case.text, image=case.image, audio=case.audio).finish()
+    engine.sessions.end(session)
+    retrieval = result.trace["retrieval"]
+    generated = engine.generator is not None
+    return CaseOutcome(
+        ranked=tuple(h["doc_id"] for h in retrieval["hits"]),
+        dense=retrieval["dense"],
+        notes=tuple(retrieval["notes"]) + (() if generated else (NO_GENERATOR_NOTE,)),
+        abstained=result.abstained if generated else None,
+        cited=tuple(c.doc_id for c in result.citations),
+    )
 
 
 def demo(settings: Settings) -> int:
@@ -160,4 +179,54 @@ def models(action: str, name: str, model_dir: Path | None) -> int:
         return 0
     path = checkpoints.download(name, checkpoints.model_dir(model_dir))
     print(f"{name}: ready at {path}")
+    return 0
+
+
+def chat(settings: Settings) -> int:
+    if not settings.manifest_path.exists():
+        raise InputError(
+            f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
+        )
+    with open_runtime(settings) as runtime:
+        return chat_loop(runtime.engine())
+
+
+def graph(settings: Settings, action: str, entity: str | None, hops: int) -> int:
+    if not settings.graph_path.exists():
+        raise InputError(f"no knowledge graph in {settings.data_dir}; run `supportbot ingest KB_DIR` first")
+    kg = load_graph(settings.graph_path)
+    if action == "stats":
+        for kind, count in sorted(kg.stats().items()):
+            print(f"{kind:<14} {count}")
+        return 0
+    if not entity:
+        raise InputError("graph show needs an entity, e.g. `supportbot graph show E-42`")
+    found = kg.entity(entity) or next((m.entity for m in kg.link(entity)), None)
+    if found is None:
+        raise InputError(f"no entity {entity!r} in the knowledge graph; try `supportbot graph stats`")
+    print(f"{found.id}  ({found.type}: {found.name}; aliases: {', '.join(found.aliases) or '-'})")
+    for path in kg.neighbours(found.id, hops=max(1, hops)):
+        print("  " + " ".join(path))
+    return 0
+
+
+def finetune(args: Any) -> int:
+    from chatbot.finetune.train import FinetuneOptions
+    from chatbot.finetune.train import finetune as run_finetune
+
+    options = FinetuneOptions(
+        train_file=args.train,
+        eval_file=args.eval,
+        output_dir=args.output,
+        base_model=args.base_model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_steps=args.max_steps,
+        resume=args.resume,
+        device=args.device,
+        model_dir=args.model_dir,
+    )
+    report = run_finetune(options)
+    print(json.dumps(report.to_dict(), indent=2, default=str))
     return 0

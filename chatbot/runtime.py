@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from chatbot.engine import ChatEngine, EngineOptions
+from chatbot.generators.factory import make_generator
+from chatbot.generators.protocol import Generator
+from chatbot.traces import TraceStore
 from knowledge_graph.factory import load_graph
 from knowledge_graph.protocol import ContextGraph
 from retrieval.asr.factory import make_transcriber
@@ -65,6 +69,7 @@ class Runtime:
     ocr: ScreenshotReader | None = None
     _reader: InputReader | None = field(default=None, init=False, repr=False)
     _graph: ContextGraph | None = field(default=None, init=False, repr=False)
+    _engine: ChatEngine | None = field(default=None, init=False, repr=False)
 
     def graph(self) -> ContextGraph:
         """The knowledge graph of the ingested KB (`<data_dir>/graph.json`; empty before any ingest)."""
@@ -92,6 +97,41 @@ class Runtime:
             embedder, note = None, DENSE_OFF_KB
         return Retriever(self.store, embedder, dense_note=note)
 
+    def engine(
+        self,
+        generator: Generator | None = None,
+        options: EngineOptions | None = None,
+        *,
+        optional_generator: bool = False,
+    ) -> ChatEngine:
+        """The conversation engine over this runtime; loads the configured generator (once).
+
+        `optional_generator` (eval): with --allow-missing-models, missing generator weights give a
+        retrieval-only engine instead of an error; chatting always needs a generator.
+        """
+        if self._engine is None or generator is not None or options is not None:
+            s = self.settings
+            if generator is None:
+                generator = self._load_generator(optional_generator)
+            traces = TraceStore(s.traces_path)
+            traces.open()
+            self._engine = ChatEngine(
+                self.input_reader(), self.retriever(), self.graph(), generator, traces, options
+            )
+        return self._engine
+
+    def _load_generator(self, optional: bool) -> Generator | None:
+        s = self.settings
+        generator = make_generator(s.generator, s.generator_model, s.model_dir, s.device)
+        try:
+            generator.load()
+        except ModelMissingError:
+            if optional and s.allow_missing_models:
+                log.warning("answer generator %s unavailable: evaluating retrieval only", s.generator)
+                return None
+            raise
+        return generator
+
     def ingest(self, kb_dir: Path, *, progress: bool = True) -> IngestReport:
         """Brings the store and the knowledge graph in line with `kb_dir`, then saves the graph."""
         report = self.ingestor(progress=progress).run(kb_dir)
@@ -115,6 +155,8 @@ class Runtime:
         )
 
     def close(self) -> None:
+        if self._engine is not None:
+            self._engine.traces.close()
         self.store.close()
 
     def __enter__(self) -> Runtime:

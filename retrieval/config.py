@@ -60,6 +60,8 @@ class Settings:
     asr_backend: str = "faster-whisper"
     asr_model: str | None = None
     ocr_engine: str = "rapidocr"
+    generator: str = "t5"
+    generator_model: str | None = None
     allow_missing_models: bool = False
     batch_size: int = 8
     limits: Limits = field(default_factory=Limits)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InputError
-from retrieval.retriever import RetrievalResult
 from retrieval.types import MODALITIES, Modality
 
 EVAL_TOP_K = 10
@@ -29,6 +28,7 @@ class EvalTurn:
     text: str = ""
     image: Path | None = None
     audio: Path | None = None
+    role: str = "user"
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def load_cases(path: Path) -> list[EvalCase]:
         if not isinstance(history_raw, list):
             raise InputError(f"{where}: 'history' must be a list of turns")
         history = tuple(
-            EvalTurn(**_turn_fields(t, base, f"{where} history[{i}]")) for i, t in enumerate(history_raw)
+            EvalTurn(**_turn_fields(t, base, f"{where} history[{i}]"), role=str(t.get("role", "user")))
+            for i, t in enumerate(history_raw)
         )
         answerable = raw.get("answerable")
         cases.append(
@@ -136,6 +137,18 @@ def score(ranked: Sequence[Sequence[str]], expected: Sequence[Sequence[str]]) ->
 
 
 @dataclass(frozen=True)
+class CaseOutcome:
+    """What running one case produced: the ranked documents and, when an answer was generated,
+    whether the bot abstained and which documents it cited."""
+
+    ranked: tuple[str, ...]
+    dense: bool
+    notes: tuple[str, ...] = ()
+    abstained: bool | None = None
+    cited: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CaseResult:
     id: str
     modality: Modality
@@ -143,13 +156,46 @@ class CaseResult:
     ranked: tuple[str, ...]
     latency_ms: float
     follow_up: bool
-    notes: tuple[str, ...] = ()
+    answerable: bool | None = None
+    abstained: bool | None = None
+    cited: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerMetrics:
+    """`abstention_accuracy` over cases with `answerable` set; `citation_accuracy` over answered
+    answerable cases: the share whose citations include an expected document."""
+
+    n: int
+    abstention_accuracy: float
+    citation_accuracy: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "n": self.n,
+            "abstention_accuracy": self.abstention_accuracy,
+            "citation_accuracy": self.citation_accuracy,
+        }
+
+
+def answer_metrics(results: Sequence[CaseResult]) -> AnswerMetrics | None:
+    judged = [r for r in results if r.answerable is not None and r.abstained is not None]
+    if not judged:
+        return None
+    correct = sum(r.abstained == (not r.answerable) for r in judged)
+    answered = [r for r in judged if r.answerable and not r.abstained and r.expected]
+    cited_ok = sum(bool(set(r.cited) & set(r.expected)) for r in answered)
+    return AnswerMetrics(
+        len(judged), round(correct / len(judged), 4), round(cited_ok / len(answered), 4) if answered else 0.0
+    )
 
 
 @dataclass(frozen=True)
 class EvalReport:
     overall: Metrics
     by_modality: dict[str, Metrics]
+    by_turn: dict[str, Metrics]
+    answers: AnswerMetrics | None
     latency_p50_ms: float
     latency_p95_ms: float
     cases: tuple[CaseResult, ...]
@@ -161,6 +207,8 @@ class EvalReport:
         out: dict[str, Any] = {
             "overall": self.overall.to_dict(),
             "by_modality": {m: v.to_dict() for m, v in self.by_modality.items()},
+            "by_turn": {t: v.to_dict() for t, v in self.by_turn.items()},
+            "answers": self.answers.to_dict() if self.answers else None,
             "latency_ms": {"p50": self.latency_p50_ms, "p95": self.latency_p95_ms},
             "dense_retrieval": self.dense,
             "notes": list(self.notes),
@@ -172,6 +220,9 @@ class EvalReport:
                     "ranked": list(c.ranked),
                     "latency_ms": round(c.latency_ms, 2),
                     "follow_up": c.follow_up,
+                    "answerable": c.answerable,
+                    "abstained": c.abstained,
+                    "cited": list(c.cited),
                 }
                 for c in self.cases
             ],
@@ -188,40 +239,54 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return round(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1], 2)
 
 
+def _slice(results: Sequence[CaseResult]) -> Metrics:
+    return score([r.ranked for r in results], [r.expected for r in results])
+
+
 def evaluate(
     cases: Sequence[EvalCase],
-    search: Callable[[EvalCase], RetrievalResult],
+    run: Callable[[EvalCase], CaseOutcome],
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalReport:
-    """Runs `search` on every answerable case (non-empty `expected`) and scores the doc rankings."""
+    """Runs every case; retrieval is scored on cases with a non-empty `expected`, answers on cases
+    with `answerable` set (when `run` generated answers)."""
     results: list[CaseResult] = []
     notes: set[str] = set()
     dense = True
-    scored = [c for c in cases if c.expected]
-    for i, case in enumerate(scored):
+    for i, case in enumerate(cases):
         started = time.perf_counter()
-        result = search(case)
+        outcome = run(case)
         elapsed = (time.perf_counter() - started) * 1000
-        dense = dense and result.dense
-        notes.update(result.notes)
+        dense = dense and outcome.dense
+        notes.update(outcome.notes)
         results.append(
             CaseResult(
-                case.id, case.modality, case.expected, tuple(result.doc_ids()), elapsed, bool(case.history)
+                case.id,
+                case.modality,
+                case.expected,
+                tuple(dict.fromkeys(outcome.ranked)),
+                elapsed,
+                bool(case.history),
+                case.answerable,
+                outcome.abstained,
+                outcome.cited,
             )
         )
         if progress:
-            progress(i + 1, len(scored))
-    overall = score([r.ranked for r in results], [r.expected for r in results])
-    by_modality: dict[str, Metrics] = {}
-    for modality in MODALITIES:
-        subset = [r for r in results if r.modality == modality]
-        if subset:
-            by_modality[modality] = score([r.ranked for r in subset], [r.expected for r in subset])
-    latencies = [r.latency_ms for r in results]
+            progress(i + 1, len(cases))
+    scored = [r for r in results if r.expected]
+    by_modality = {m: _slice([r for r in scored if r.modality == m]) for m in MODALITIES}
+    by_turn = {
+        "first": _slice([r for r in scored if not r.follow_up]),
+        "follow_up": _slice([r for r in scored if r.follow_up]),
+    }
+    latencies = [r.latency_ms for r in scored]
     return EvalReport(
-        overall=overall,
-        by_modality=by_modality,
+        overall=_slice(scored),
+        by_modality={m: v for m, v in by_modality.items() if v.n},
+        by_turn=by_turn,
+        answers=answer_metrics(results),
         latency_p50_ms=_percentile(latencies, 50),
         latency_p95_ms=_percentile(latencies, 95),
         cases=tuple(results),
@@ -232,10 +297,19 @@ def evaluate(
 
 def format_table(report: EvalReport) -> str:
     rows = [("overall", report.overall)] + sorted(report.by_modality.items())
-    lines = [f"{'slice':<10} {'n':>5} {'hit@1':>7} {'hit@5':>7} {'mrr':>7}"]
+    rows += [(f"turn:{k}", v) for k, v in report.by_turn.items() if v.n]
+    lines = [f"{'slice':<15} {'n':>5} {'hit@1':>7} {'hit@5':>7} {'mrr':>7}"]
     for name, m in rows:
-        lines.append(f"{name:<10} {m.n:>5} {m.hit_at_1:>7.3f} {m.hit_at_5:>7.3f} {m.mrr:>7.3f}")
+        lines.append(f"{name:<15} {m.n:>5} {m.hit_at_1:>7.3f} {m.hit_at_5:>7.3f} {m.mrr:>7.3f}")
     lines.append(f"latency ms: p50 {report.latency_p50_ms:.1f}  p95 {report.latency_p95_ms:.1f}")
+    if report.answers is not None:
+        a = report.answers
+        lines.append(
+            f"answers: n {a.n}  abstention accuracy {a.abstention_accuracy:.3f}  "
+            f"citation accuracy {a.citation_accuracy:.3f}"
+        )
+    else:
+        lines.append("answers: not evaluated (no answer generator)")
     lines.append("dense retrieval: " + ("on" if report.dense else "OFF (full-text only)"))
     lines.extend(f"note: {n}" for n in report.notes)
     return "\n".join(lines)

@@ -38,6 +38,9 @@ class Understanding:
     ocr: OcrResult | None = None
     notes: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    typed_text: str = ""
+    image_name: str | None = None
+    audio_name: str | None = None
 
     @property
     def asr_confidence(self) -> float | None:
@@ -49,6 +52,9 @@ class Understanding:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "typed_text": self.typed_text,
+            "image_name": self.image_name,
+            "audio_name": self.audio_name,
             "text": self.query.text,
             "extra_text": list(self.query.extra_text),
             "modality": self.query.modality,
@@ -113,6 +119,7 @@ class InputReader:
             )
         if not text and image is None and audio is None:
             raise InputError("empty message: type a question, attach a screenshot or record a voice note")
+        typed = text
         notes: list[str] = []
         timings: dict[str, float] = {}
         extra: list[str] = []
@@ -132,7 +139,16 @@ class InputReader:
             if transcript is not None and transcript.text.strip():
                 text = f"{text} {transcript.text.strip()}".strip()
         query = Query(text=text, image=picture, audio=wave, extra_text=tuple(extra))
-        return Understanding(query, transcript, ocr_result, tuple(notes), timings)
+        return Understanding(
+            query,
+            transcript,
+            ocr_result,
+            tuple(notes),
+            timings,
+            typed,
+            image_name or (image.name if isinstance(image, Path) else None),
+            audio_name or (audio.name if isinstance(audio, Path) else None),
+        )
 
     def _ocr(self, picture: Any, notes: list[str], timings: dict[str, float]) -> OcrResult | None:
         if self.ocr is None:

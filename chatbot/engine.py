@@ -1,0 +1,312 @@
+"""The conversation engine: one customer turn in, a streamed grounded answer and a complete trace out.
+
+    understand (OCR, ASR)  ->  resolve with context (knowledge graph)  ->  retrieve (dense + BM25 +
+    graph, RRF)  ->  abstain? / generate (T5 or extractive) + grounding check  ->  record trace
+
+`ChatEngine.turn(...)` returns a `TurnStream`: iterating it yields the answer text *so far* (each
+item replaces the previous, which is how a chat UI shows a streaming message and how an answer
+that fails its grounding check is replaced instead of being shown as fact); after the last item,
+`.result` holds the `TurnResult` with the stored trace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chatbot.abstention import AbstentionPolicy, judge
+from chatbot.generators.protocol import Answer, Evidence, GenerationRequest, Generator, evidence_from_hits
+from chatbot.sessions import Session, SessionLimits, SessionStore
+from chatbot.traces import TraceStore
+from knowledge_graph.context import TurnInput
+from knowledge_graph.protocol import ContextGraph
+from retrieval.errors import ConfigError
+from retrieval.retriever import LinkedDoc, Retriever
+from retrieval.understand import InputReader, MediaSource, Understanding
+
+HANDOFF_MESSAGE = (
+    "I'll hand this conversation to a member of our support team. They can see what you sent and what I "
+    "found, so you won't have to repeat yourself."
+)
+
+RETRIEVAL_ONLY = "(no answer generator loaded: retrieval only)"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """`top_k` hits retrieved, `evidence_k` of them given to the generator, `graph_k` graph candidates."""
+
+    top_k: int = 8
+    evidence_k: int = 4
+    graph_k: int = 5
+    graph_hops: int = 2
+    policy: AbstentionPolicy = AbstentionPolicy()
+    limits: SessionLimits = SessionLimits()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.evidence_k <= self.top_k <= 50:
+            raise ConfigError("need 1 <= evidence_k <= top_k <= 50")
+        if self.graph_k < 0 or self.graph_hops < 0:
+            raise ConfigError("graph_k and graph_hops must be >= 0")
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    doc_id: str
+    title: str
+    modality: str
+    snippet: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    turn_id: int
+    session_id: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    handoff: bool
+    trace: dict[str, Any]
+
+
+class TurnStream:
+    """Iterate for the growing answer text; then read `.result`."""
+
+    def __init__(self, run: Callable[[TurnStream], Iterator[str]]) -> None:
+        self._run = run
+        self._result: TurnResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self._run(self)
+
+    @property
+    def result(self) -> TurnResult:
+        if self._result is None:
+            raise RuntimeError("the turn result is known only after the stream has been read")
+        return self._result
+
+    def set_result(self, result: TurnResult) -> None:
+        self._result = result
+
+    def finish(self) -> TurnResult:
+        for _ in self:
+            pass
+        return self.result
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+class ChatEngine:
+    """Heavy parts are passed in: the input reader, retriever, graph, generator and trace store."""
+
+    def __init__(
+        self,
+        reader: InputReader,
+        retriever: Retriever,
+        graph: ContextGraph,
+        generator: Generator | None,
+        traces: TraceStore,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.reader = reader
+        self.retriever = retriever
+        self.graph = graph
+        self.generator = generator
+        self.traces = traces
+        self.options = options or EngineOptions()
+        self.sessions = SessionStore(graph, self.options.limits)
+
+    def turn(
+        self,
+        session_id: str,
+        text: str = "",
+        *,
+        image: MediaSource | None = None,
+        audio: MediaSource | None = None,
+        image_name: str | None = None,
+        audio_name: str | None = None,
+    ) -> TurnStream:
+        """Validates and reads the inputs now (bad input raises `InputError` before anything streams)."""
+        session = self.sessions.get(session_id)
+        self.sessions.check_turn_allowed(session)
+        started = time.perf_counter()
+        understanding = self.reader.read(
+            text, image=image, audio=audio, image_name=image_name, audio_name=audio_name
+        )
+        timings = {"understand": _ms(started), **understanding.timings_ms}
+        return TurnStream(lambda stream: self._run(stream, session, understanding, timings))
+
+    def _run(
+        self, stream: TurnStream, session: Session, u: Understanding, timings: dict[str, float]
+    ) -> Iterator[str]:
+        with session.lock:
+            started = time.perf_counter()
+            ctx = session.context
+            ocr_text = u.ocr.text if u.ocr is not None else ""
+            spoken = u.transcript.text if u.transcript is not None else ""
+            fields = u.ocr.fields.error_codes + u.ocr.fields.products if u.ocr is not None else ()
+            linked_ids = tuple(m.entity.id for m in self.graph.link(" ".join(fields)))
+            observed = ctx.observe(
+                TurnInput(
+                    text=u.query.text or ocr_text,
+                    modality=u.query.modality,
+                    source_text=ocr_text or spoken,
+                    entity_ids=linked_ids,
+                )
+            )
+            resolved = ctx.resolve(u.query.text or " ".join(fields) or ocr_text[:200])
+            graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
+            linked = [LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits]
+            timings["context"] = _ms(started)
+
+            started = time.perf_counter()
+            query = u.query
+            if resolved.text != u.query.text and resolved.text:
+                query = replace(u.query, text=resolved.text, dense_text=u.query.text or None)
+            result = self.retriever.search(query, top_k=self.options.top_k, linked=linked)
+            timings["retrieve"] = _ms(started)
+
+            hits = result.hits
+            # Coverage is judged on what the customer said, not on names the context appended.
+            verdict = judge(self.options.policy, u, u.query.text, hits)
+            evidence = evidence_from_hits(hits[: self.options.evidence_k])
+            request = GenerationRequest(
+                question=resolved.text or u.query.full_text or "(screenshot or voice note)",
+                history=session.recent_history(self.options.limits),
+                evidence=evidence,
+            )
+            started = time.perf_counter()
+            answer: Answer | None = None
+            if self.generator is None:
+                shown = RETRIEVAL_ONLY
+                yield shown
+            elif verdict.abstain:
+                shown = self._abstain_text(verdict.reason)
+                yield shown
+            else:
+                answer_stream = self.generator.stream(request)
+                so_far = ""
+                for piece in answer_stream:
+                    so_far += piece
+                    yield so_far
+                answer = answer_stream.answer
+                shown = answer.text
+                if answer.abstained or not answer.grounded:
+                    shown = self._abstain_text(answer.reason or "the answer could not be checked")
+                    yield shown
+            timings["generate"] = _ms(started)
+
+            if self.generator is None:
+                abstained = verdict.abstain
+            else:
+                abstained = answer is None or answer.abstained or not answer.grounded
+            cited = self._citations(answer, evidence) if not abstained and answer is not None else ()
+            ctx.mark_shown(c.doc_id for c in cited)
+            session.turns += 1
+            session.history.append(("user", u.query.text or ocr_text))
+            session.history.append(("assistant", shown))
+            trace = {
+                "session_id": session.id,
+                "turn_index": session.turns,
+                "created_at": time.time(),
+                "inputs": u.to_dict(),
+                "context": {
+                    "linked_entities": list(observed.entity_ids),
+                    "active_entities": [
+                        {"id": e.id, "name": e.name, "type": e.type, "weight": round(w, 3)}
+                        for e, w in ctx.active_entities()
+                    ],
+                    "resolved_query": resolved.text,
+                    "substituted": [{"surface": s, "entity": e} for s, e in resolved.substituted],
+                },
+                "retrieval": {
+                    "dense": result.dense,
+                    "sources": list(result.sources),
+                    "notes": list(result.notes),
+                    "hits": [h.to_dict() for h in hits],
+                    "graph_paths": [
+                        {"doc_id": g.doc_id, "score": g.score, "reason": g.reason} for g in linked
+                    ],
+                    "confidence": verdict.confidence,
+                },
+                "generation": {
+                    "generator": self.generator.name if self.generator is not None else None,
+                    "input": answer.prompt if answer is not None else "",
+                    "output": answer.text if answer is not None else "",
+                    "grounded": answer.grounded if answer is not None else False,
+                    "support": answer.support if answer is not None else 0.0,
+                    "reason": answer.reason if answer is not None else verdict.reason,
+                },
+                "answer": {
+                    "text": shown,
+                    "citations": [c.to_dict() for c in cited],
+                    "abstained": abstained,
+                    "reason": verdict.reason if answer is None else answer.reason,
+                },
+                "handoff": None,
+                "timings_ms": timings,
+            }
+            if abstained and self.generator is not None:
+                trace["handoff"] = handoff_packet(trace)
+            turn_id = self.traces.record(trace)
+            trace["turn_id"] = turn_id
+            stream.set_result(TurnResult(turn_id, session.id, shown, cited, abstained, abstained, trace))
+
+    def request_human(self, session_id: str, turn_id: int | None = None) -> str:
+        """The customer asked for a human: attach a handoff packet to their latest (or given) turn."""
+        rows = self.traces.turns_for_session(session_id)
+        if rows:
+            row = next((r for r in rows if r.id == turn_id), rows[0]) if turn_id else rows[0]
+            packet = handoff_packet(row.trace, reason="the customer asked for a human")
+            self.traces.set_handoff(row.id, session_id, packet)
+        return HANDOFF_MESSAGE
+
+    @staticmethod
+    def _abstain_text(reason: str) -> str:
+        return (
+            f"I can't answer that reliably from our support knowledge ({reason}). "
+            "Would you like me to hand you over to a human agent?"
+        )
+
+    @staticmethod
+    def _citations(answer: Answer, evidence: tuple[Evidence, ...]) -> tuple[Citation, ...]:
+        by_number = {e.number: e for e in evidence}
+        out = []
+        for n in answer.citations:
+            e = by_number.get(n)
+            if e is not None:
+                snippet = " ".join(e.text.split())[:240]
+                out.append(Citation(n, e.doc_id, e.title, e.modality, snippet, e.doc_id.split("#", 1)[0]))
+        return tuple(out)
+
+
+def handoff_packet(trace: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+    """What a human agent needs to take over without asking the customer again."""
+    inputs = trace.get("inputs", {})
+    hits = trace.get("retrieval", {}).get("hits", [])[:3]
+    why = reason or trace.get("answer", {}).get("reason", "")
+    question = inputs.get("text") or "(screenshot or voice note)"
+    resolved = trace.get("context", {}).get("resolved_query", "")
+    return {
+        "reason": why,
+        "summary": f"Customer asked: {question!r}. Resolved as: {resolved!r}. Bot handed over because {why}.",
+        "customer_inputs": {
+            "typed_text": inputs.get("typed_text", ""),
+            "image": inputs.get("image_name"),
+            "audio": inputs.get("audio_name"),
+        },
+        "transcript": inputs.get("transcript", {}).get("text"),
+        "ocr_text": inputs.get("ocr", {}).get("text"),
+        "top_evidence": [{"doc_id": h["doc_id"], "snippet": h["snippet"], "score": h["score"]} for h in hits],
+        "session_id": trace.get("session_id"),
+        "turn_index": trace.get("turn_index"),
+    }
