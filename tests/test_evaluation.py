@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import InputError
-from retrieval.evaluation import EvalCase, evaluate, format_table, load_cases, score
-from retrieval.retriever import RetrievalResult
-from retrieval.types import Hit
+from retrieval.evaluation import CaseOutcome, EvalCase, EvalTurn, evaluate, format_table, load_cases, score
 
 
 def _write(path: Path, lines: list[object]) -> Path:
@@ -72,29 +70,38 @@ def test_load_cases_duplicate_ids(tmp_path: Path) -> None:
         load_cases(path)
 
 
-def _hit(doc_id: str) -> Hit:
-    return Hit(id=doc_id, doc_id=doc_id, chunk_id=0, modality="text", text="t", source=doc_id, score=1.0)
-
-
 def test_evaluate_skips_unanswerable_and_splits_by_modality(tmp_path: Path) -> None:
     cases = [
-        EvalCase(id="1", expected=("a",), text="q"),
-        EvalCase(id="2", expected=("b",), image=tmp_path / "x.png"),
-        EvalCase(id="3", expected=(), text="out of scope"),
+        EvalCase(id="1", expected=("a",), text="q", answerable=True),
+        EvalCase(id="2", expected=("b",), image=tmp_path / "x.png", answerable=True),
+        EvalCase(id="3", expected=(), text="out of scope", answerable=False),
+        EvalCase(id="4", expected=("a",), text="and it?", history=(EvalTurn(text="q"),), answerable=True),
     ]
-    ranked = {"1": ["a", "a", "b"], "2": ["c", "b"]}
+    ranked = {"1": ["a", "a", "b"], "2": ["c", "b"], "3": ["c"], "4": ["b", "a"]}
+    abstained = {"1": False, "2": False, "3": True, "4": True}
+    cited = {"1": ("a",), "2": ("c",), "3": (), "4": ()}
 
-    def search(case: EvalCase) -> RetrievalResult:
-        hits = tuple(_hit(d) for d in ranked[case.id])
-        return RetrievalResult(hits=hits, dense=False, sources=("bm25",), notes=("dense off",))
+    def run(case: EvalCase) -> CaseOutcome:
+        return CaseOutcome(
+            ranked=tuple(ranked[case.id]),
+            dense=False,
+            notes=("dense off",),
+            abstained=abstained[case.id],
+            cited=cited[case.id],
+        )
 
-    report = evaluate(cases, search)
-    assert report.overall.n == 2
-    assert report.by_modality["text"].hit_at_1 == 1.0
+    report = evaluate(cases, run)
+    assert report.overall.n == 3
+    assert report.by_turn["first"].n == 2 and report.by_turn["follow_up"].mrr == 0.5
+    assert report.answers is not None
+    assert report.answers.n == 4
+    assert report.answers.abstention_accuracy == 0.75  # case 4 abstained although answerable
+    assert report.answers.citation_accuracy == 0.5  # case 1 cited right, case 2 wrong
+    assert report.by_modality["text"].hit_at_1 == 0.5  # the follow-up case ranks "a" second
     assert report.by_modality["image"].mrr == 0.5
     assert report.cases[0].ranked == ("a", "b")  # chunks of one document count once
     assert not report.dense
     data = report.to_dict()
-    assert set(data) >= {"overall", "by_modality", "latency_ms"}
+    assert set(data) >= {"overall", "by_modality", "by_turn", "answers", "latency_ms"}
     assert set(data["latency_ms"]) == {"p50", "p95"}
     assert "OFF" in format_table(report)
