@@ -137,6 +137,8 @@ class Runtime:
         report = self.ingestor(progress=progress).run(kb_dir)
         if report.wrote_anything or not self.settings.graph_path.exists():
             self.graph().save(self.settings.graph_path)
+            if self.ocr is None and self._reader is not None and self._engine is None:
+                self._reader = None  # rebuilt on next use, so OCR knows the KB's product names
         return report
 
     def ingestor(self, *, progress: bool = True) -> Ingestor:

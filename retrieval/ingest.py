@@ -26,6 +26,7 @@ from retrieval.embedders.protocol import Embedder
 from retrieval.errors import InputError
 from retrieval.manifest import FileEntry, Manifest, content_hash
 from retrieval.media import load_audio, load_image
+from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.stores.protocol import VectorStore
 from retrieval.types import Chunk, Record
@@ -187,7 +188,7 @@ class Ingestor:
         if result.empty:
             return chunk
         metadata = {**chunk.metadata, "ocr_confidence": round(result.confidence, 4)}
-        text = f"{chunk.text}\n\nText in the image: {' '.join(result.text.split())}"
+        text = f"{chunk.text}\n\nText in the image: {' '.join(search_text(result).split())}"
         return replace(chunk, text=text, metadata=metadata)
 
     def _replace(self, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record]) -> None:

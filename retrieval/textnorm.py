@@ -4,7 +4,7 @@ Milvus Lite 3.2.2 accepts analyzer filters (stop words, stemming) in the schema 
 them (measured: "refunds" does not match "refund", "the" is indexed), so the same normalisation
 is done here, for documents and queries alike, and the store indexes the result: lower-casing,
 English stop words removed, Snowball English stemming, and support codes written one way
-("E42", "E-42", "error 42" -> "e42"; "v3.0.1" -> "3.0.1").
+("E42", "E-42", "error 42" -> "e42"; "v3.0.1" -> "3.0.1"); clock times are dropped.
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ STOP_WORDS = frozenset(
     ]
 )
 
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\b\.?)?", re.IGNORECASE)
 _CODE = re.compile(r"\b(?:e|err|error|error\s+code|code)\s*[-:#]?\s*0*(\d{1,3})\b", re.IGNORECASE)
 _VERSION = re.compile(r"\bv(?=\d+\.\d)", re.IGNORECASE)
 _TOKEN = re.compile(r"\d+(?:\.\d+)+|\w+", re.UNICODE)
@@ -165,6 +166,7 @@ def _stemmer() -> snowballstemmer.stemmer:
 
 def tokens(text: str) -> list[str]:
     """Normalised index terms of `text`, in order (duplicates kept: BM25 counts them)."""
+    text = _CLOCK.sub(" ", text)  # clock times (status bars, timestamps) are never what a customer means
     text = _CODE.sub(lambda m: f" e{int(m.group(1))} ", text)
     text = _VERSION.sub("", text)
     words = [w for w in _TOKEN.findall(text.lower()) if w not in STOP_WORDS]

@@ -19,6 +19,7 @@ from retrieval.asr.protocol import Transcriber, Transcript
 from retrieval.config import Limits
 from retrieval.errors import InputError, ModelMissingError
 from retrieval.media import load_audio, load_image
+from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import OcrResult, ScreenshotReader
 from retrieval.retriever import Query
 
@@ -131,7 +132,7 @@ class InputReader:
             ocr_result = self._ocr(picture, notes, timings)
             if ocr_result is not None and not ocr_result.empty:
                 f = ocr_result.fields
-                extra.append(ocr_result.text)
+                extra.append(search_text(ocr_result))
                 extra.extend(f.error_codes + f.versions + f.products)
         if audio is not None:
             wave = load_audio(audio, self.limits, name=audio_name)

@@ -284,3 +284,14 @@ def build_result(lines: Iterable[OcrLine], engine: str, known_products: Iterable
         fields=parse_fields(text, known_products),
         engine=engine,
     )
+
+
+# Phone/desktop chrome that every screenshot shares: clock times, battery and signal, bare numbers.
+_CHROME_LINE = re.compile(r"^[\s\d:%|/()-]*(?:[ap]\.?m\.?|lte|5g|4g|wi-?fi)?[\s\d:%|/()-]*$", re.IGNORECASE)
+
+
+def search_text(result: OcrResult) -> str:
+    """The OCR text worth searching: the lines in reading order minus status-bar chrome (clock times,
+    battery and signal readings, bare numbers), which every screenshot shares and which would otherwise
+    make unrelated screenshots look alike to full-text search."""
+    return "\n".join(line.text for line in result.lines if not _CHROME_LINE.match(line.text.strip()))
