@@ -1,29 +1,58 @@
 """When the bot should not answer: weak retrieval, an unreliable voice note or screenshot reading.
 
-Retrieval confidence is the best *term coverage* among the top hits: the share of the question's
-normalised terms (see `retrieval.textnorm`) that the hit's text contains, raised to the dense
-cosine score of the hit where dense retrieval ran. Thresholds are calibrated on the eval set by
+Retrieval confidence is *term coverage*: the share of the question's topic terms that the
+retrieved passages contain. Topic terms are the question's normalised terms (see
+`retrieval.textnorm`) without one-letter leftovers and without conversational filler ("keeps",
+"really", "what's wrong") that says nothing about the topic, so an off-topic word ("coffee",
+"bitcoin") weighs as much as it should. A term counts as found in a passage when the passage has
+it, has it written as two words or with a hyphen ("wifi" / "Wi-Fi", "micro sd" / "microSD"), or
+has the customer's word with one typo ("updte", "adress"). The confidence is the mean of the best
+single passage's coverage (one passage answers the whole question) and the coverage of the top
+passages together (the question's words all belong to the knowledge base); where dense retrieval
+ran, a hit's dense cosine can stand in for it. Thresholds are calibrated on the eval sets by
 `bench/calibrate_abstention.py`, which prints the table the README shows.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval import textnorm
 from retrieval.errors import ConfigError
+from retrieval.ocr.fields import search_text
 from retrieval.types import Hit
 from retrieval.understand import Understanding
+
+# Words customers wrap around a question; they carry no topic (stemmed like every other term).
+_FILLER_TEXT = (
+    "keep keeps kept say says said tell told want wants wanted need needs try tried get gets got go goes "
+    "going went gone make makes made take takes took use using see saw look looks seem seems happen "
+    "happened thing things stuff really actually already anymore still since though even ever always "
+    "never sometimes again also maybe probably just lately suddenly every everything anything something "
+    "someone nothing wrong right problem problems issue issues help know think mean means wonder like "
+    "good bad new old best better much many lot lots little bit way time times hey sorry fix give "
+    "whats hows wheres thats re ll ve im ive dont don doesn didn isn aren wasn won wont cant couldn shouldn"
+)
+FILLER: frozenset[str] = frozenset(textnorm.tokens(_FILLER_TEXT))
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+NUMBERS: dict[str, str] = {textnorm.tokens(w)[0]: str(i) for i, w in enumerate(_NUMBER_WORDS, start=1)}
+
+_WORD = re.compile(r"[a-z0-9]+")
+_QUESTION_PHRASE = re.compile(r"\bhow\s+(?:long|much|many|far|often|soon|old)\b", re.IGNORECASE)
+_HYPHEN = re.compile(r"(?<=[^\W_])-(?=[^\W_])")  # "X-300" -> "X300", "Wi-Fi" -> "WiFi"
+MIN_FUZZY_CHARS = 5
 
 
 @dataclass(frozen=True)
 class AbstentionPolicy:
-    """`min_coverage`: least term coverage of the best hit; `min_dense`: a dense cosine that counts as
-    enough on its own; `min_asr` / `min_ocr`: reading confidences below which a voice note / screenshot
-    that is the only input is not trusted."""
+    """`min_coverage`: least retrieval confidence (term coverage, see the module doc) to answer;
+    `min_dense`: a dense cosine that counts as enough on its own; `min_asr` / `min_ocr`: reading
+    confidences below which a voice note / screenshot that is the only input is not trusted;
+    `top_hits`: how many of the best hits the coverage looks at."""
 
-    min_coverage: float = 0.5
+    min_coverage: float = 0.55
     min_dense: float = 0.35
     min_asr: float = 0.3
     min_ocr: float = 0.5
@@ -44,29 +73,124 @@ class Verdict:
     confidence: float
 
 
-def query_terms(understanding: Understanding, resolved_text: str) -> set[str]:
-    """The terms a good hit should contain: typed/spoken words, else what the screenshot showed."""
-    terms = set(textnorm.tokens(resolved_text))
+def topic_terms(text: str) -> list[str]:
+    """`textnorm.tokens` of `text` without filler words, question phrases ("how long") and one-letter
+    leftovers ("what's" -> "s"); numbers as digits ("three" -> "3"), hyphenated words joined ("X-300"
+    -> "x300"). A text of nothing but filler keeps its words ("how do I fix this?" after a screenshot):
+    the conversation context, not the words, says what it is about."""
+    text = _HYPHEN.sub("", _QUESTION_PHRASE.sub(" ", text))
+    tokens = [t for t in textnorm.tokens(text) if len(t) > 1 or t.isdigit()]
+    topical = [t for t in tokens if t not in FILLER] or tokens
+    return [NUMBERS.get(t, t) for t in topical]
+
+
+def question_text(understanding: Understanding, resolved_text: str) -> str:
+    """What coverage is judged on: typed/spoken words and the screenshot's codes and product names,
+    else (nothing typed, nothing recognised) the screenshot's text without status-bar chrome."""
+    parts = [resolved_text]
     if understanding.ocr is not None:
         f = understanding.ocr.fields
-        terms |= set(textnorm.tokens(" ".join(f.error_codes + f.products)))
-        if not terms:
-            terms = set(textnorm.tokens(understanding.ocr.text))
-    return terms
+        parts += [*f.error_codes, *f.products]
+        if not any(textnorm.tokens(p) for p in parts):
+            parts = [search_text(understanding.ocr)]
+    return " ".join(p for p in parts if p.strip())
+
+
+def query_terms(understanding: Understanding, resolved_text: str) -> set[str]:
+    """The terms a good hit should contain (see `question_text` and `topic_terms`)."""
+    return set(topic_terms(question_text(understanding, resolved_text)))
+
+
+def _close(a: str, b: str) -> bool:
+    """One typo apart (insert, delete, substitute or swap two neighbours), same first letter."""
+    if a[0] != b[0] or abs(len(a) - len(b)) > 1 or a == b:
+        return a == b
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+class _Passage:
+    """A hit's vocabulary: its terms, joined neighbouring terms ("wi fi" -> "wifi") and raw words."""
+
+    def __init__(self, text: str) -> None:
+        tokens = [NUMBERS.get(t, t) for t in textnorm.tokens(text)]
+        self.terms = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:], strict=False)}
+        self.words = {w for w in _WORD.findall(text.lower()) if len(w) >= MIN_FUZZY_CHARS}
+
+    def has(self, term: str, spellings: Sequence[str]) -> bool:
+        if term in self.terms:
+            return True
+        return any(
+            _close(word, known)
+            for word in spellings
+            if len(word) >= MIN_FUZZY_CHARS
+            for known in self.words
+            if known[0] == word[0]
+        )
+
+
+def _spellings(text: str) -> dict[str, list[str]]:
+    """Each topic term of `text` with the raw words it came from (for the one-typo match)."""
+    words = _WORD.findall(text.lower())
+    out: dict[str, list[str]] = {}
+    for word in words:
+        for term in topic_terms(word):
+            out.setdefault(term, []).append(word)
+    return out
+
+
+def _pairs(terms: Sequence[str]) -> dict[str, tuple[str, str]]:
+    return {a + b: (a, b) for a, b in zip(terms, terms[1:], strict=False)}
 
 
 def coverage(terms: set[str], hit: Hit) -> float:
+    """Share of `terms` found in the hit's text (exact, joined-word or one-typo match)."""
     if not terms:
         return 0.0
-    return len(terms & set(textnorm.tokens(hit.text))) / len(terms)
+    passage = _Passage(hit.text)
+    return len({t for t in terms if passage.has(t, [t])}) / len(terms)
 
 
-def retrieval_confidence(terms: set[str], hits: Sequence[Hit], top: int) -> float:
-    best = 0.0
+def _found(terms: set[str], ordered: Sequence[str], spellings: dict[str, list[str]], p: _Passage) -> set[str]:
+    found = {t for t in terms if p.has(t, spellings.get(t, [t]))}
+    for joined, (a, b) in _pairs(ordered).items():  # "micro sd" in the question, "microSD" in the passage
+        if joined in p.terms and a in terms and b in terms:
+            found |= {a, b}
+    return found
+
+
+def retrieval_confidence(
+    terms: set[str], hits: Sequence[Hit], top: int, question: str | None = None
+) -> float:
+    """Mean of the best hit's term coverage and the top hits' joint coverage (see the module doc), or
+    a hit's dense cosine when that is higher; 0 without terms or hits."""
+    best = max(
+        (s.score for hit in hits[:top] for name, s in hit.sources.items() if name.startswith("dense:")),
+        default=0.0,
+    )
+    if not terms or not hits:
+        return round(best, 4)
+    text = question if question is not None else " ".join(sorted(terms))
+    ordered = [t for t in topic_terms(text) if t in terms]
+    spellings = _spellings(text)
+    single = 0.0
+    joint: set[str] = set()
     for hit in hits[:top]:
-        dense = max((s.score for name, s in hit.sources.items() if name.startswith("dense:")), default=0.0)
-        best = max(best, coverage(terms, hit), dense)
-    return round(best, 4)
+        found = _found(terms, ordered, spellings, _Passage(hit.text))
+        single = max(single, len(found) / len(terms))
+        joint |= found
+    return round(max(best, (single + len(joint) / len(terms)) / 2), 4)
 
 
 def judge(
@@ -85,8 +209,9 @@ def judge(
         )
     if not hits:
         return Verdict(True, "nothing in the knowledge base matches the question", 0.0)
-    terms = query_terms(understanding, resolved_text)
-    confidence = retrieval_confidence(terms, hits, policy.top_hits)
+    question = question_text(understanding, resolved_text)
+    terms = set(topic_terms(question))
+    confidence = retrieval_confidence(terms, hits, policy.top_hits, question)
     has_dense = any(name.startswith("dense:") for hit in hits for name in hit.sources)
     threshold = min(policy.min_coverage, policy.min_dense) if has_dense else policy.min_coverage
     if confidence < threshold:

@@ -176,8 +176,12 @@ class ChatEngine:
             timings["retrieve"] = _ms(started)
 
             hits = result.hits
-            # Coverage is judged on what the customer said, not on names the context appended.
-            verdict = judge(self.options.policy, u, u.query.text, hits)
+            # Coverage is judged on what the customer said plus what their pronouns ("it", "this error")
+            # stand for; names appended for an ellipsis are left out, so "what's the weather?" after a
+            # router question still reads as out of scope.
+            referred = [self.graph.entity(e) for surface, e in resolved.substituted if surface]
+            judged = " ".join([u.query.text, *(e.name for e in referred if e is not None)])
+            verdict = judge(self.options.policy, u, judged.strip(), hits)
             evidence = evidence_from_hits(hits[: self.options.evidence_k])
             request = GenerationRequest(
                 question=resolved.text or u.query.full_text or "(screenshot or voice note)",

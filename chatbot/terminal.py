@@ -49,7 +49,9 @@ def _print_result(result: TurnResult, out: TextIO) -> None:
         out.write(f"  note: {note}\n")
 
 
-def chat_loop(engine: ChatEngine, lines: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+def chat_loop(engine: ChatEngine, lines: TextIO | None = None, out: TextIO | None = None) -> int:
+    lines = sys.stdin if lines is None else lines
+    out = sys.stdout if out is None else out
     session_id = new_session_id()
     last: TurnResult | None = None
     interactive = lines.isatty()

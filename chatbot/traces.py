@@ -222,6 +222,16 @@ def _row(row: tuple[Any, ...]) -> TurnRow:
     )
 
 
+def _turn_input(trace: Mapping[str, Any], fallback: str) -> dict[str, Any]:
+    """A turn's inputs as an eval turn: typed text plus uploaded media by the names the customer gave."""
+    inputs = trace.get("inputs", {})
+    out: dict[str, Any] = {"text": inputs.get("typed_text", fallback)}
+    for key in ("image", "audio"):
+        if inputs.get(f"{key}_name"):
+            out[key] = inputs[f"{key}_name"]
+    return out
+
+
 def eval_case(row: TurnRow, history: list[TurnRow], expected: list[str] | None = None) -> dict[str, Any]:
     """A `supportbot eval` JSONL case from a stored turn, so a bad answer becomes a regression test.
 
@@ -231,11 +241,11 @@ def eval_case(row: TurnRow, history: list[TurnRow], expected: list[str] | None =
     cited = [c["doc_id"] for c in row.trace.get("answer", {}).get("citations", [])]
     case: dict[str, Any] = {
         "id": f"turn-{row.id}",
-        "text": row.trace.get("inputs", {}).get("typed_text", row.question),
+        **_turn_input(row.trace, row.question),
         "expected": expected if expected is not None else list(dict.fromkeys(cited)),
         "answerable": not row.abstained,
     }
     earlier = [h for h in history if h.turn_index < row.turn_index]
     if earlier:
-        case["history"] = [{"text": h.trace.get("inputs", {}).get("typed_text", h.question)} for h in earlier]
+        case["history"] = [_turn_input(h.trace, h.question) for h in earlier]
     return case

@@ -1,0 +1,171 @@
+"""`supportbot chat`, `finetune` and `eval` (answers) run in-process: stdin replaced by lines, output and
+exit codes checked, over a small ingested KB with BM25 only."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatbot.cli import main
+from chatbot.engine import HANDOFF_MESSAGE
+from chatbot.finetune.data import Example, Passage, write_examples
+from chatbot.generators.protocol import ABSTAIN_TEXT
+from tests.tiny_t5 import save_tiny_t5
+
+DOCS = {
+    "e42.md": (
+        "---\ntitle: Error E-42\nproduct: X200\n---\n# Error E-42: mesh link lost\n\n"
+        "The M10 extender lost its mesh link to the X200 router. Move the extender closer to the router "
+        "and restart it.\n"
+    ),
+    "refunds.md": "# Refunds\n\nRefunds are paid within 14 days after the return reaches our warehouse.\n",
+    "faq.csv": "question,answer\nHow long is the warranty?,The warranty lasts two years from purchase.\n",
+}
+
+
+@pytest.fixture(autouse=True)
+def empty_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No weights anywhere: the model dir is an empty temp folder."""
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("SUPPORTBOT_MODEL_DIR", str(models))
+    monkeypatch.delenv("SUPPORTBOT_DATA_DIR", raising=False)
+    return models
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("chat-kb")
+    for name, text in DOCS.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, kb: Path) -> Iterator[Path]:
+    data = tmp_path_factory.mktemp("chat-data") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUPPORTBOT_MODEL_DIR", str(data.parent / "no-models"))
+        code = main(["ingest", str(kb), "--data-dir", str(data), "--allow-missing-models", "--no-progress"])
+    assert code == 0
+    yield data
+
+
+def _chat(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_dir: Path,
+    lines: list[str],
+    *extra: str,
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(line + "\n" for line in lines)))
+    code = main(["chat", "--data-dir", str(data_dir), "--allow-missing-models", *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_chat_answers_with_citations_and_prints_the_trace(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    lines = ["my extender shows error E-42, mesh link lost", "/trace", "/quit", "never read"]
+    code, out, _ = _chat(monkeypatch, capsys, data_dir, lines, "--generator", "extractive")
+    assert code == 0
+    assert "bot> (extractive answer: quoted from the knowledge base)" in out
+    assert "Move the extender closer to the router" in out and "[1]" in out
+    assert "  [1] e42.md (text)" in out, "citations are listed under the answer"
+    assert "(dense retrieval OFF)" in out
+    trace = json.loads(out[out.index("\n{") + 1 : out.rindex("}") + 1])
+    assert trace["inputs"]["typed_text"] == "my extender shows error E-42, mesh link lost"
+    assert trace["answer"]["citations"][0]["doc_id"] == "e42.md"
+    assert "never read" not in out
+
+
+def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.png"
+    lines = [f"/image {missing} what is this", "how long do refunds take?", "/human"]
+    code, out, _ = _chat(monkeypatch, capsys, data_dir, lines, "--generator", "extractive")
+    assert code == 0
+    assert "error: " in out and "nope.png" in out and "no such file" in out
+    assert "Refunds are paid within 14 days" in out, "the conversation went on after the error"
+    assert f"bot> {HANDOFF_MESSAGE}" in out
+
+
+def test_chat_with_t5_and_no_weights_exits_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    code, out, err = _chat(monkeypatch, capsys, data_dir, ["hello"], "--generator", "t5")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("supportbot chat: error: ")
+    assert "flan-t5-base" in err and "--generator extractive" in err
+
+
+def test_chat_without_an_index_says_to_ingest_first(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = _chat(monkeypatch, capsys, tmp_path / "empty", ["hi"], "--generator", "extractive")
+    assert code == 1 and "supportbot ingest" in err and err.count("\n") == 1
+
+
+def test_eval_reports_answers_and_turns(capsys: pytest.CaptureFixture[str], kb: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "q.jsonl"
+    cases = [
+        {"id": "a", "text": "mesh link lost on my extender E-42", "expected": ["e42.md"], "answerable": True},
+        {"id": "b", "text": "how long do refunds take", "expected": ["refunds.md"], "answerable": True},
+        {
+            "id": "c",
+            "history": [{"text": "my X200 shows E-42"}],
+            "text": "how do I fix the mesh link?",
+            "expected": ["e42.md"],
+            "answerable": True,
+        },
+        {"id": "d", "text": "what's the price of bitcoin", "expected": [], "answerable": False},
+    ]
+    queries.write_text("\n".join(json.dumps(c) for c in cases), encoding="utf-8")
+    out_file = tmp_path / "report.json"
+    argv = ["eval", "--kb", str(kb), "--queries", str(queries), "--out", str(out_file)]
+    code = main([*argv, "--generator", "extractive", "--allow-missing-models"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "abstention accuracy" in out
+    report = json.loads(out_file.read_text())
+    answers = report["answers"]
+    assert answers["n"] == 4
+    assert answers["abstention_accuracy"] == 1.0 and answers["citation_accuracy"] == 1.0
+    assert set(report["by_turn"]) == {"first", "follow_up"}
+    assert report["by_turn"]["first"]["n"] == 2 and report["by_turn"]["follow_up"]["n"] == 1
+    assert report["by_turn"]["follow_up"]["hit@1"] == 1.0
+    by_id = {c["id"]: c for c in report["cases"]}
+    assert by_id["d"]["abstained"] is True and by_id["a"]["cited"][0] == "e42.md"
+
+
+@pytest.mark.slow
+def test_finetune_command_on_a_tiny_t5(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    reset = "To reset the X200 router, hold the reset button for ten seconds."
+    returns = "Returns are accepted within 30 days of delivery."
+    both = (Passage("Returns", returns), Passage("Reset", reset))
+    examples = [
+        Example("How do I reset my router?", both, f"{reset} [2]"),
+        Example("How long can I return it?", (Passage("Returns", returns),), "30 days [1]"),
+        Example("Tell me a joke", (Passage("Reset", reset),), ABSTAIN_TEXT),
+        Example("Where is the reset button?", (Passage("Reset", reset),), f"{reset} [1]"),
+    ]  # fmt: skip
+    train = tmp_path / "train.jsonl"
+    write_examples(train, examples)
+    base = save_tiny_t5(tmp_path / "base", extra_texts=[reset, returns])
+    out_dir = tmp_path / "out"
+    argv = ["finetune", "--train", str(train), "--output", str(out_dir), "--base-model", str(base)]
+    code = main([*argv, "--max-steps", "3", "--batch-size", "2", "--device", "cpu"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    report = json.loads(out[out.index("{") :])
+    assert report["steps"] == 3 and report["eval_examples"] >= 1
+    assert isinstance(report["eval_loss"], float) and report["eval_loss"] > 0
+    assert report["output_dir"] == str(out_dir)
+    assert (out_dir / "model.safetensors").is_file() and (out_dir / "config.json").is_file()
+    assert (out_dir / "finetune_report.json").is_file()
