@@ -12,6 +12,7 @@ from typing import Any
 from chatbot.engine import ChatEngine
 from chatbot.runtime import open_runtime
 from chatbot.terminal import chat_loop
+from knowledge_graph.context import TurnInput
 from knowledge_graph.factory import load_graph
 from retrieval import checkpoints
 from retrieval.config import Settings
@@ -143,6 +144,8 @@ def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
     for turn in case.history:
         if turn.role == "user":
             engine.turn(session, turn.text, image=turn.image, audio=turn.audio).finish()
+        elif turn.text:  # the scripted agent's words are part of the conversation too
+            engine.sessions.get(session).context.observe(TurnInput(turn.text, role="assistant"))
     result = engine.turn(session, case.text, image=case.image, audio=case.audio).finish()
     engine.sessions.end(session)
     retrieval = result.trace["retrieval"]

@@ -3,17 +3,20 @@
 `ConversationContext` is a plain per-session object (no globals). `observe()` links the entities of
 each turn (its text, its OCR text or transcript, and extra parsed entity ids) and raises their
 activation; every turn first multiplies all activations by `decay`, so an entity not mentioned
-again fades out. `resolve()` rewrites a follow-up such as "how do I fix this?" or "does it also
-fix the blue one?" by appending the canonical names of the entities the pronouns most likely
-mean (for BM25) and reports each substitution for the trace. Call `resolve()` for a user turn
-before or after `observe()`-ing it: entities the query names itself are never pronoun targets.
+again fades out. `resolve()` rewrites a follow-up such as "how do I fix this?", "does it also
+fix the blue one?" or "which firmware should they all run?" by appending short names of the
+entities the references most likely mean ("E-42", "X200 Blue": see `query_name`; long product
+names would skew full-text search) and reports each substitution for the trace. Call `resolve()`
+for a user turn before or after `observe()`-ing it: entities the query names itself are never
+pronoun targets. `graph_hits()` then proposes documents for the active entities, steered by the
+last resolved question (its entities count double; titles sharing its words rank higher).
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -25,21 +28,38 @@ from retrieval.types import MODALITIES, Modality
 _COLOUR = "|".join(COLOURS)
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("colour", re.compile(rf"\b(?:the\s+|that\s+|this\s+)?({_COLOUR})\s+(?:one|edition|model|variant)\b")),
-    ("error", re.compile(r"\b(?:this|that|the|same|my)\s+(?:same\s+)?(?:error(?:\s+code)?|code|message)\b")),
+    (
+        "error",
+        re.compile(
+            r"\b(?:this|that|the|same|my)\s+(?:same\s+)?(?:error(?:\s+code)?|code|message|problem|issue|fault)\b"
+        ),
+    ),
     ("fix", re.compile(r"\b(?:the\s+same|this|that|the|those|these)\s+(?:fix|solution|steps|procedure)\b")),
     ("version", re.compile(r"\b(?:this|that|the\s+same)\s+(?:version|firmware|update|release)\b")),
-    ("device", re.compile(r"\b(?:this|that|my|the\s+same)\s+(?:device|router|product|unit|thing)\b")),
+    (
+        "device",
+        re.compile(
+            r"\b(?:this|that|my|the\s+same)\s+(device|router|extender|camera|plug|hub|product|unit|thing)\b"
+        ),
+    ),
     ("one", re.compile(r"\b(?:this|that|the\s+same)\s+one\b")),
     ("pronoun", re.compile(r"\b(?:it|its|it's)\b")),
+    ("plural", re.compile(r"\b(?:they|them|their|both(?:\s+of\s+them)?|all\s+of\s+them)\b")),
     (
         "pronoun",
         re.compile(
             r"\b(?:this|that)\b(?=\s*(?:[?.!,;]|$)|\s+(?:is|was|mean|means|happen|happens|happened|work|works"
-            r"|fix|fixes|apply|applies|also|again|still|help|helps|solve|solves)\b)"
+            r"|fix|fixes|apply|applies|also|again|still|help|helps|solve|solves|break|breaks|damage|harm"
+            r"|affect|affects|cause|causes)\b)"
         ),
     ),
 )
-_FIX_INTENT = re.compile(r"\b(?:fix|fixes|solve|solves|resolve|repair|troubleshoot|get rid of|stop)\b")
+_GENERIC_DEVICES = frozenset({"device", "product", "unit", "thing"})
+_MAX_PLURAL = 3  # "they" stands for at most this many active products
+_FIX_INTENT = re.compile(
+    r"\b(?:fix|fixes|solve|solves|resolve|repair|troubleshoot|get rid of|stop"
+    r"|cause|causes|caused|why|mean|means|reason)\b"  # asking why a problem happens is about the problem too
+)
 _RULE_TYPES: dict[str, tuple[str, ...]] = {
     "error": ("error_code",),
     "fix": ("fix", "error_code"),
@@ -130,6 +150,7 @@ class ConversationContext:
         self._known: dict[str, Entity] = {}
         self._turns: deque[Turn] = deque(maxlen=self.options.max_turns)
         self._count = 0
+        self.last_resolved: ResolvedQuery | None = None
 
     @property
     def turns(self) -> list[Turn]:
@@ -174,16 +195,32 @@ class ConversationContext:
         self.shown_documents.update(doc_ids)
 
     def graph_hits(self, hops: int = 2, limit: int = 20) -> list[GraphHit]:
-        """Documents the graph proposes for the active entities, weighted by activation."""
-        return graph_candidates(self.graph, self.weights(), hops=hops, limit=limit)
+        """Documents the graph proposes for the active entities, weighted by activation.
+
+        After `resolve()`, the question it resolved steers the ranking: the entities it names or
+        refers to count double, and documents whose titles share its words come first.
+        """
+        last = self.last_resolved
+        weights = self.weights()
+        if last is None:
+            return graph_candidates(self.graph, weights, hops=hops, limit=limit)
+        for entity_id in last.entity_ids:  # a named entity is a seed even before observe()
+            weights.setdefault(entity_id, self.options.user_boost)
+        return graph_candidates(
+            self.graph, weights, hops=hops, limit=limit, query=last.original, focus=last.entity_ids
+        )
 
     # -- resolution ------------------------------------------------------------------------
-    def _most_active(self, types: tuple[str, ...], exclude: set[str]) -> Entity | None:
+    def _most_active(self, types: tuple[str, ...], exclude: set[str], noun: str = "") -> Entity | None:
+        """The most active entity of the first type that has one; `noun` ("router") must fit a product."""
         active = self.active_entities()
         for kind in types:
-            for entity, _ in active:
-                if entity.type == kind and entity.id not in exclude:
-                    return entity
+            for entity, weight in active:
+                if entity.type == kind and entity.id not in exclude and _fits(entity, noun):
+                    # an edition as active as its base product is the more precise referent
+                    editions = [e for e, w in active if e.attr("variant_of") == entity.id and w >= weight]
+                    editions = [e for e in editions if e.id not in exclude]
+                    return editions[0] if editions else entity
         return None
 
     def _colour_target(self, colour: str, exclude: set[str]) -> Entity | None:
@@ -207,35 +244,44 @@ class ConversationContext:
         lowered = query.casefold()
         subs: list[tuple[str, Entity]] = []
         used = set(explicit)
+        named_product = any(m.entity.type == "product" for m in mentions)
         for rule, pattern in _RULES:
             for match in pattern.finditer(lowered):
                 start, end = match.span()
                 if any(start < e and end > s for s, e in taken):
                     continue
+                targets: Sequence[Entity | None]
                 if rule == "colour":
-                    target = self._colour_target(match.group(1), used)
+                    targets = [self._colour_target(match.group(1), used)]
                 elif rule == "pronoun":
-                    target = self._pronoun_target(lowered, explicit + [e.id for _, e in subs], used)
+                    targets = [self._pronoun_target(lowered, explicit + [e.id for _, e in subs], used)]
+                elif rule == "plural":  # every active product, unless one is named ("they have an X200")
+                    active = [] if named_product else [e for e, _ in self.active_entities()]
+                    targets = [e for e in active if e.type == "product" and e.id not in used][:_MAX_PLURAL]
+                elif rule == "device":
+                    targets = [self._most_active(_RULE_TYPES[rule], used, match.group(1))]
                 else:
-                    target = self._most_active(_RULE_TYPES[rule], used)
+                    targets = [self._most_active(_RULE_TYPES[rule], used)]
                 taken.append((start, end))
-                if target is not None:
-                    subs.append((query[start:end], target))
-                    used.add(target.id)
+                for target in targets:
+                    if target is not None:
+                        subs.append((query[start:end], target))
+                        used.add(target.id)
         if not explicit and not subs and len(query.split()) <= 12:
-            kinds = ("error_code", "product") if _FIX_INTENT.search(lowered) else ("product",)
+            kinds = ("error_code", "symptom", "product") if _FIX_INTENT.search(lowered) else ("product",)
             target = self._most_active(kinds, used)
             if target is not None:
                 subs.append(("", target))
-        names = [e.name for _, e in subs if e.name.casefold() not in lowered]
+        names = [n for _, e in subs if (n := query_name(e)).casefold() not in lowered]
         text = " ".join([query.strip(), *dict.fromkeys(names)]).strip()
-        return ResolvedQuery(
+        self.last_resolved = ResolvedQuery(
             original=query,
             text=text,
             substituted=tuple((surface, e.id) for surface, e in subs),
             active=tuple(self.weights()),
             explicit=tuple(explicit),
         )
+        return self.last_resolved
 
     def _pronoun_target(self, lowered: str, named: list[str], used: set[str]) -> Entity | None:
         """'it'/'this': with a product named, what applies to it; when fixing, the error; else the device."""
@@ -269,3 +315,27 @@ class ConversationContext:
         context.shown_documents = set(data.get("shown_documents", []))
         context._count = int(data.get("count", len(context._turns)))
         return context
+
+
+def _fits(entity: Entity, noun: str) -> bool:
+    """Whether a product can be called `noun`: "my router" is not the C5 camera; "device" is anything."""
+    if not noun or noun in _GENERIC_DEVICES or entity.type != "product":
+        return True
+    return any(noun in text.casefold() for text in (entity.name, *entity.aliases))
+
+
+def query_name(entity: Entity) -> str:
+    """The words appended to a resolved query for `entity`: short, so full-text search is not skewed.
+
+    Products by model code (and edition: "X200 Blue"), not "X200 Router Blue edition", which would
+    match every router article; a fix by its own heading; anything else by its name.
+    """
+    if entity.type == "product":
+        code = entity.attr("code") or (entity.attr("variant_of") or "").partition(":")[2]
+        colour = entity.attr("colour")
+        if code:
+            return f"{code} {colour.capitalize()}" if colour else code
+    if entity.type == "fix":
+        heading = entity.name.rsplit(" > ", 1)[-1]
+        return heading if len(heading.split()) > 1 else entity.name
+    return entity.name

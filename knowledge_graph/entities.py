@@ -4,34 +4,37 @@
   `<type>:<canonical>` (`error_code:E-42`, `version:3.0.1`, `product:X200`, `product:X200/blue`).
 * Pattern extraction (`pattern_mentions`): error codes ("E42", "E-42", "e 42", "error 42", "error
   code 42" -> `error_code:E-42`), versions ("v3.0.1", "firmware 3.0.1", "app 4.2.1" ->
-  `version:3.0.1`) and beep symptoms ("three short beeps" -> `symptom:beeps-3-short`).
+  `version:3.0.1`) and beep symptoms ("three short beeps" -> `symptom:beeps-3-short`, "beeping
+  twice" -> `symptom:beeps-2`).
 * `Gazetteer`: products and other named things declared by the KB front-matter (`product`,
   `entities`), with aliases matched case-, space- and hyphen-insensitively ("x-200", "the X200",
-  "X200 Router"). Colour editions ("X200 Blue") become variant products carrying `colour`,
-  `edition` and `variant_of` attributes, so "blue X200" or "the blue one" can be resolved.
-  The product names ("X200 Router") are learnt from how the KB text writes the model codes.
+  "X200 Router"; plurals such as "two M10s" too). Colour editions ("X200 Blue") become variant
+  products carrying `colour`, `edition` and `variant_of` attributes, so "blue X200" or "the blue
+  one" can be resolved. The product names ("X200 Router") are learnt from how the KB text writes
+  the model codes (`knowledge_graph.lexicon`).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.types import Chunk
+
+if TYPE_CHECKING:
+    from knowledge_graph.lexicon import DocLexicon
 
 __all__ = [
     "COLOURS",
     "ENTITY_TYPES",
-    "DocLexicon",
     "Entity",
     "EntityMention",
     "Gazetteer",
     "entity_from_id",
     "error_code_entity",
-    "lexicon_of",
+    "general_symptom",
     "norm_key",
     "normalise_error_code",
     "normalise_version",
@@ -58,19 +61,14 @@ _BEEP_RE = re.compile(
     r"beeps?\b",
     re.IGNORECASE,
 )
+_SAID = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+_TIMES = {"once": 1, "twice": 2, "three times": 3, "four times": 4, "five times": 5}
+_BEEP_TIMES_RE = re.compile(  # "beeping twice", "it beeps three times"
+    r"\bbeep(?:s|ing|ed)?\s+(?P<n>once|twice|(?:three|four|five)\s+times|[1-6]\s+times)\b", re.IGNORECASE
+)
 _DETERMINER_BEFORE = re.compile(r"(?:\b(?:the|my|your|our|this|that|a|an)\s+)$", re.IGNORECASE)
 _MODEL_CODE = re.compile(r"[A-Z]{1,4}\d{1,4}[A-Z]?")
-_PHRASE_RE = re.compile(r"(?<![\w-])([A-Z]{1,4}\d{1,4}[A-Z]?)((?:[ ]+[A-Z][A-Za-z]*){1,3})")
-_STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "is", "it"]
-    + ["no", "not", "of", "on", "or", "the", "then", "to", "with"]
-)
 COLOURS: tuple[str, ...] = ("black", "blue", "gray", "green", "grey", "pink", "red", "silver", "white")
-_KIND_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("policy", re.compile(r"warrant|return|refund|privacy|polic|ship|deliver|subscri|plus\b|gdpr|store")),
-    ("fix", re.compile(r"reset|restart|reboot|update\b|re-?pair|reinstall|replace|power.?cycle")),
-    ("symptom", re.compile(r"beep|blink|slow|offline|drop|overheat|no internet|not work|won.?t|fails?\b")),
-)
 
 
 @dataclass(frozen=True)
@@ -158,8 +156,11 @@ def version_entity(version: str) -> Entity:
 
 def _beep_entity(count: int, length: str) -> Entity:
     suffix = f"-{length}" if length else ""
-    words = " ".join(part for part in (str(count), length, "beep" if count == 1 else "beeps") if part)
-    return Entity(f"symptom:beeps-{count}{suffix}", "symptom", words, (words,))
+    noun = "beep" if count == 1 else "beeps"
+    said = _SAID.get(count, str(count))
+    name = " ".join(part for part in (said, length, noun) if part)  # "three short beeps"
+    digits = " ".join(part for part in (str(count), length, noun) if part)  # "3 short beeps"
+    return Entity(f"symptom:beeps-{count}{suffix}", "symptom", name, tuple(sorted({name, digits})))
 
 
 def entity_from_id(entity_id: str) -> Entity | None:
@@ -173,6 +174,12 @@ def entity_from_id(entity_id: str) -> Entity | None:
     if kind == "symptom" and beeps:
         return _beep_entity(int(beeps.group(1)), beeps.group(2) or "")
     return None
+
+
+def general_symptom(entity: Entity) -> Entity | None:
+    """'three short beeps' -> 'three beeps' (the same count, any length); None for anything else."""
+    beeps = re.fullmatch(r"symptom:beeps-(\d)-\w+", entity.id)
+    return _beep_entity(int(beeps.group(1)), "") if beeps else None
 
 
 def pattern_mentions(text: str) -> list[EntityMention]:
@@ -190,6 +197,10 @@ def pattern_mentions(text: str) -> list[EntityMention]:
         length = next((m for m in ("short", "long") if m in mods), "")
         count = _NUMBERS.get(match.group("n").lower()) or int(match.group("n"))
         found.append(EntityMention(_beep_entity(count, length), match.span(), match.group(0)))
+    for match in _BEEP_TIMES_RE.finditer(text):
+        said = " ".join(match.group("n").lower().split())
+        count = _TIMES.get(said) or int(said.split()[0])
+        found.append(EntityMention(_beep_entity(count, ""), match.span(), match.group(0)))
     return _non_overlapping(found)
 
 
@@ -206,58 +217,6 @@ def _non_overlapping(mentions: list[EntityMention]) -> list[EntityMention]:
 def is_model_code(text: str) -> bool:
     """'X200', 'M10', 'C5' are model codes; error codes ('E42') are not."""
     return bool(_MODEL_CODE.fullmatch(text)) and normalise_error_code(text) is None
-
-
-def slug(name: str) -> str:
-    return re.sub(r"\s+", "-", name.strip())
-
-
-def classify_name(name: str) -> str:
-    """The entity type of a front-matter name that is not a product, error code or version."""
-    low = name.casefold()
-    return next((kind for kind, pattern in _KIND_WORDS if pattern.search(low)), "component")
-
-
-def _string_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [v.strip() for v in re.split(r"[,;]", value) if v.strip()]
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return []
-
-
-@dataclass(frozen=True)
-class DocLexicon:
-    """What one document declares: front-matter product codes and entity names, and how its text
-    writes model codes ('X200 Router' -> count) so product names and colour editions can be learnt."""
-
-    doc_id: str
-    products: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()
-    phrases: tuple[tuple[str, int], ...] = ()
-
-
-def lexicon_of(chunks: Sequence[Chunk]) -> DocLexicon:
-    """The declarations of one document's chunks (all chunks of one doc_id)."""
-    products: dict[str, None] = {}
-    names: dict[str, None] = {}
-    phrases: Counter[str] = Counter()
-    texts: dict[str, None] = {}
-    for chunk in chunks:
-        meta = chunk.metadata
-        products.update(dict.fromkeys(_string_list(meta.get("product"))))
-        names.update(dict.fromkeys(_string_list(meta.get("entities"))))
-        texts.update(dict.fromkeys([chunk.title, str(meta.get("title", "")), chunk.text]))
-    for text in texts:
-        for match in _PHRASE_RE.finditer(text):
-            words: list[str] = []
-            for word in match.group(2).split():
-                if word.casefold() in _STOPWORDS:
-                    break
-                words.append(word)
-                phrases[" ".join([match.group(1), *words])] += 1
-    doc_id = chunks[0].doc_id if chunks else ""
-    return DocLexicon(doc_id, tuple(products), tuple(names), tuple(sorted(phrases.items())))
 
 
 def _alias_pattern(alias: str) -> str | None:
@@ -290,7 +249,9 @@ class Gazetteer:
                     weak.add(key)  # a bare noun ("hub", "plug") counts only after a determiner
         patterns.sort(key=lambda p: (-p[0], p[1]))
         regex = (
-            re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(p for _, p in patterns) + r")(?![A-Za-z0-9])", re.I)
+            re.compile(
+                r"(?<![A-Za-z0-9])(" + "|".join(p for _, p in patterns) + r")(?:'?s)?(?![A-Za-z0-9])", re.I
+            )
             if patterns
             else None
         )
@@ -300,6 +261,8 @@ class Gazetteer:
 
     @classmethod
     def from_chunks(cls, chunks: Iterable[Chunk]) -> Gazetteer:
+        from knowledge_graph.lexicon import lexicon_of
+
         by_doc: dict[str, list[Chunk]] = {}
         for chunk in chunks:
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
@@ -307,7 +270,10 @@ class Gazetteer:
 
     @classmethod
     def from_lexicons(cls, lexicons: Iterable[DocLexicon]) -> Gazetteer:
-        return cls(_merge(list(lexicons)))
+        """The gazetteer learnt from every document's declarations (see `knowledge_graph.lexicon`)."""
+        from knowledge_graph.lexicon import merge_lexicons
+
+        return cls(merge_lexicons(list(lexicons)))
 
     def get(self, entity_id: str) -> Entity | None:
         return next((e for e in self.entities if e.id == entity_id), None)
@@ -320,8 +286,8 @@ class Gazetteer:
         """Every entity mentioned in `text`: regex patterns first, then gazetteer aliases (longest wins)."""
         mentions = pattern_mentions(text)
         if self._regex is not None:
-            for match in self._regex.finditer(text):
-                key = norm_key(match.group(0))
+            for match in self._regex.finditer(text):  # group 1: the alias without a plural "s"
+                key = norm_key(match.group(1))
                 entity = self._by_key.get(key)
                 if entity is None:
                     continue
@@ -329,105 +295,3 @@ class Gazetteer:
                     continue
                 mentions.append(EntityMention(entity, match.span(), match.group(0)))
         return _non_overlapping(mentions)
-
-
-def _pick_name(code: str, phrases: Counter[str], explicit: Sequence[str]) -> str:
-    """The most used 'CODE Word' phrase (a longer one must keep half the uses), else the longest alias."""
-    best, count = code, 0
-    for words in range(1, 4):
-        options = [
-            (n, p)
-            for p, n in phrases.items()
-            if len(p.split()) == words + 1
-            and p.startswith(best + " ")
-            and p.split()[-1].casefold() not in COLOURS
-        ]
-        if not options:
-            break
-        n, phrase = max(options, key=lambda o: (o[0], [-ord(c) for c in o[1]]))
-        if n < 2 or (count and n * 2 < count):
-            break
-        best, count = phrase, n
-    if best == code and explicit:
-        return max(explicit, key=lambda a: (len(a), a))
-    return best
-
-
-def _merge(lexicons: list[DocLexicon]) -> tuple[Entity, ...]:
-    """Deterministic merge of every document's declarations into gazetteer entities."""
-    codes = sorted({c for lex in lexicons for c in lex.products})
-    code_keys = {norm_key(c): c for c in codes}
-    phrases: Counter[str] = Counter()
-    names: Counter[str] = Counter()
-    for lex in lexicons:
-        phrases.update(dict(lex.phrases))
-        names.update(lex.names)
-    explicit: dict[str, set[str]] = {c: set() for c in codes}
-    colours: dict[str, set[str]] = {c: set() for c in codes}
-    others: dict[str, Counter[str]] = {}
-    for name in sorted(names):
-        if normalise_error_code(name) or normalise_version(name) or pattern_mentions(name):
-            continue
-        words = name.split()
-        first, last = norm_key(words[0]), norm_key(words[-1])
-        rest = [w for w in words[1:] if w.casefold() not in ("edition", "model")]
-        if first in code_keys and rest and rest[0].casefold() in COLOURS and len(rest) == 1:
-            colours[code_keys[first]].add(rest[0].casefold())
-        elif first in code_keys and is_model_code(code_keys[first]):
-            explicit[code_keys[first]].add(name)
-        elif last in code_keys and not is_model_code(code_keys[last]):
-            explicit[code_keys[last]].add(name)
-        elif norm_key(name) not in code_keys:
-            others.setdefault(norm_key(name), Counter())[name] += names[name]
-    for phrase, count in phrases.items():
-        code, _, follower = phrase.partition(" ")
-        if code in colours and follower.casefold() in COLOURS and count >= 2:
-            colours[code].add(follower.casefold())
-    product_names = {c: _pick_name(c, phrases, sorted(explicit[c])) for c in codes}
-    descriptors: Counter[str] = Counter()
-    desc_of: dict[str, list[str]] = {}
-    for code in codes:
-        name = product_names[code]
-        label = name
-        if is_model_code(code):
-            label = " ".join(w for w in name.split() if norm_key(w) != norm_key(code))
-        options = [label, label.split()[-1]] if label else []
-        if label.casefold().startswith("smart "):
-            options.append(label.split(" ", 1)[1])
-        desc_of[code] = [o for o in dict.fromkeys(options) if len(o) >= 3]
-        descriptors.update(norm_key(o) for o in desc_of[code])
-    entities: list[Entity] = []
-    for code in codes:
-        name = product_names[code]
-        aliases = {code, name, *explicit[code]}
-        aliases.update(d for d in desc_of[code] if descriptors[norm_key(d)] == 1)
-        attrs = {"code": code}
-        if colours[code]:
-            attrs["editions"] = ",".join(sorted(colours[code]))
-        attributes = tuple(sorted(attrs.items()))
-        entities.append(Entity(f"product:{code}", "product", name, tuple(sorted(aliases)), attributes))
-        for colour in sorted(colours[code]):
-            title = colour.capitalize()
-            variant_aliases = {
-                f"{code} {title}",
-                f"{title} {code}",
-                f"{code} {title} edition",
-                f"{name} {title}",
-                f"{title} {name}",
-                f"{name} {title} edition",
-            }
-            entities.append(
-                Entity(
-                    f"product:{code}/{colour}",
-                    "product",
-                    f"{name} {title} edition",
-                    tuple(sorted(variant_aliases)),
-                    (("colour", colour), ("edition", colour), ("variant_of", f"product:{code}")),
-                )
-            )
-    for key in sorted(others):
-        counter = others[key]
-        name = max(counter, key=lambda n: (counter[n], [-ord(c) for c in n]))
-        kind = classify_name(name)
-        entities.append(Entity(f"{kind}:{slug(name)}", kind, name, tuple(sorted(counter))))
-    return tuple(sorted(entities, key=lambda e: e.id))

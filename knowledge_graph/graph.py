@@ -7,188 +7,43 @@ removing a document drops it from every `docs` list and deletes what is left uns
 
 The gazetteer is learnt from all documents; when an upsert or removal changes it, the other
 documents are re-linked, so an incrementally updated graph always equals a fresh build of the same
-documents. Persisted as networkx node-link JSON (`graph.json`), written atomically.
+documents. What one document contributes is computed in `knowledge_graph.extract`; how the
+documents reached from a conversation's entities are ranked, in `knowledge_graph.scoring`.
+Persisted as networkx node-link JSON (`graph.json`), written atomically.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from knowledge_graph.entities import (
-    ENTITY_TYPES,
-    DocLexicon,
-    Entity,
-    EntityMention,
-    Gazetteer,
-    is_model_code,
-    lexicon_of,
-    norm_key,
-)
+from knowledge_graph.entities import ENTITY_TYPES, Entity, EntityMention, Gazetteer
+from knowledge_graph.extract import Facts, extract_facts
+from knowledge_graph.lexicon import DocLexicon, lexicon_of
 from knowledge_graph.protocol import DocPath, EntityWeights
+from knowledge_graph.scoring import DocProfile, RankOptions, Seed, rank_documents, topic_terms
 from retrieval.errors import ConfigError, InputError
 from retrieval.types import Chunk
 
 SCHEMA = 1
 GRAPH_FILE = "graph.json"
-_FIX_HEADING = re.compile(
-    r"\b(?:fix|fixes|fixing|solution|solv|steps|resolv|workaround|what to do|troubleshoot|first check)",
-    re.IGNORECASE,
-)
-_TROUBLE_TAGS = frozenset({"troubleshooting", "troubleshoot", "error code", "error codes"})
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
 # How much of a seed's weight survives walking one edge of each relation.
-_FACTORS = {"fixed_by": 0.9, "variant_of": 0.8, "has_error": 0.7, "applies_to": 0.6, "has_version": 0.5}
+_FACTORS = {
+    "fixed_by": 0.9,
+    "symptom_of": 0.9,
+    "variant_of": 0.8,
+    "has_error": 0.7,
+    "applies_to": 0.6,
+    "has_version": 0.5,
+}
 _REVERSE = 0.5  # walking an edge against its direction (e.g. fix <-fixed_by- other error) counts less
 _ENTITY_RELATIONS = frozenset(_FACTORS)
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str, sort_keys=True))
-
-
-def _list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [v.strip() for v in re.split(r"[,;]", value) if v.strip()]
-    return [str(v).strip() for v in value or () if str(v).strip()] if isinstance(value, list | tuple) else []
-
-
-@dataclass
-class _Facts:
-    """What one document contributes: node attributes by id and (source, target, relation) edges."""
-
-    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    edges: set[tuple[str, str, str]] = field(default_factory=set)
-
-    def entity(self, entity: Entity, gazetteer: Gazetteer) -> str:
-        self.nodes[entity.id] = {
-            "kind": "entity",
-            "type": entity.type,
-            "name": entity.name,
-            "aliases": list(entity.aliases),
-            "attributes": dict(entity.attributes),
-        }
-        base = entity.attr("variant_of")
-        base_entity = gazetteer.get(base) if base else None
-        if base_entity is not None:
-            self.edges.add((entity.id, self.entity(base_entity, gazetteer), "variant_of"))
-        return entity.id
-
-
-def _base(entity: Entity, gazetteer: Gazetteer) -> Entity:
-    base = entity.attr("variant_of")
-    return (gazetteer.get(base) if base else None) or entity
-
-
-def _nearest_product(mentions: list[EntityMention], text: str, at: int) -> EntityMention | None:
-    """The product mention closest to `at` in the same sentence, preferring one before it."""
-    starts = [m.end() for m in _SENTENCE_END.finditer(text, 0, at)]
-    start = starts[-1] if starts else 0
-    after = _SENTENCE_END.search(text, at)
-    end = after.start() if after else len(text)
-    products = [m for m in mentions if m.entity.type == "product" and start <= m.span[0] < end]
-    before = [m for m in products if m.span[0] < at]
-    if before:
-        return before[-1]
-    return products[0] if products else None
-
-
-def _extract(doc_id: str, chunks: Sequence[Chunk], gaz: Gazetteer) -> _Facts:
-    """Nodes and edges of one document, linked with `gaz`."""
-    facts = _Facts()
-    chunks = sorted(chunks, key=lambda c: c.chunk_id)
-    meta = chunks[0].metadata
-    title = chunks[0].title or str(meta.get("title", ""))
-    tags = [t.casefold() for t in _list(meta.get("tags"))]
-    doc = f"doc:{doc_id}"
-    fm_products = [e for c in _list(meta.get("product")) if (e := gaz.get(f"product:{c}")) is not None]
-    fm_entities = [m.entity for name in _list(meta.get("entities")) for m in gaz.link(name)]
-    trouble = bool(set(tags) & _TROUBLE_TAGS) or meta.get("kind") == "troubleshooting"
-    in_title = [m.entity for m in gaz.link(title)]
-    facts.nodes[doc] = {
-        "kind": "doc",
-        "doc_id": doc_id,
-        "title": title,
-        "troubleshooting": trouble,
-        "title_entities": sorted({e.id for e in in_title}),
-    }
-    for entity in fm_products + fm_entities + in_title:
-        facts.edges.add((doc, facts.entity(entity, gaz), "about"))
-    doc_codes = {e for e in in_title if e.type == "error_code"}
-    doc_codes |= {e for e in fm_entities if e.type == "error_code"}
-    if trouble:
-        for product in fm_products:
-            for code in doc_codes:
-                facts.edges.add((product.id, code.id, "has_error"))
-                facts.edges.add((code.id, product.id, "applies_to"))
-    for chunk in chunks:
-        node = f"chunk:{doc_id}#{chunk.chunk_id}"
-        facts.nodes[node] = {
-            "kind": "chunk",
-            "doc_id": doc_id,
-            "chunk_id": chunk.chunk_id,
-            "modality": chunk.modality,
-            "text": chunk.text,
-            "dense_text": chunk.dense_text,
-            "source": chunk.source,
-            "title": chunk.title,
-            "media_path": chunk.media_path,
-            "metadata": _json_safe(dict(chunk.metadata)),
-        }
-        facts.edges.add((node, doc, "part_of"))
-        mentions = gaz.link(chunk.text)
-        first_line = chunk.text.split("\n", 1)[0]
-        header_end = len(first_line) if title and first_line.startswith(title) else 0
-        body = [m for m in mentions if m.span[0] >= header_end]  # the title line repeats in every chunk
-        for mention in mentions:
-            facts.edges.add((node, facts.entity(mention.entity, gaz), "mentions"))
-        codes = {m.entity for m in body if m.entity.type == "error_code"}
-        products = {m.entity for m in body if m.entity.type == "product"}
-        fm_ids = {p.id for p in fm_products}
-        for code in codes:
-            for product in products:
-                if fm_ids and _base(product, gaz).id not in fm_ids:
-                    continue  # e.g. "the app shows E-42" in a router article: the app is not the subject
-                facts.edges.add((product.id, code.id, "has_error"))
-                facts.edges.add((code.id, product.id, "applies_to"))
-        for mention in body:
-            if mention.entity.type != "version":
-                continue
-            prefix = chunk.text[max(0, mention.span[0] - 12) : mention.span[0]].casefold()
-            device = "firmware" in prefix or "fw" in prefix.split()
-            candidates = [m for m in body if not device or is_model_code(m.entity.attr("code") or "")]
-            near = _nearest_product(candidates, chunk.text, mention.span[0])
-            owner = near.entity if near else (fm_products[0] if len(fm_products) == 1 else None)
-            if owner is not None:
-                owner = _base(owner, gaz)
-                facts.edges.add((facts.entity(owner, gaz), mention.entity.id, "has_version"))
-        heading_path = _list(chunk.metadata.get("heading_path"))
-        if heading_path and _FIX_HEADING.search(heading_path[-1]):
-            heading = " > ".join(heading_path)
-            head_links = gaz.link(heading)
-            fix_codes = {m.entity for m in head_links if m.entity.type == "error_code"} | doc_codes or codes
-            applies = [m.entity for m in head_links if m.entity.type == "product"] or list(products)
-            fix = Entity(
-                f"fix:{doc_id}#{norm_key(heading) or chunk.chunk_id}",
-                "fix",
-                f"{title}: {heading}" if title else heading,
-                (),
-                (("doc_id", doc_id),),
-            )
-            facts.edges.add((node, facts.entity(fix, gaz), "mentions"))
-            for code in fix_codes:
-                facts.edges.add((code.id, fix.id, "fixed_by"))
-            for product in applies or fm_products:
-                facts.edges.add((fix.id, facts.entity(product, gaz), "applies_to"))
-    return facts
 
 
 class NetworkxGraph:
@@ -198,6 +53,7 @@ class NetworkxGraph:
         self._g: nx.MultiDiGraph = nx.MultiDiGraph()
         self._lexicons: dict[str, DocLexicon] = {}
         self._gazetteer = Gazetteer()
+        self._profiles: dict[str, DocProfile] = {}
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -214,7 +70,7 @@ class NetworkxGraph:
             )
         self._drop(doc_id)
         self._relearn({**self._lexicons, doc_id: lexicon_of(chunks)})
-        self._add(doc_id, _extract(doc_id, chunks, self._gazetteer))
+        self._add(doc_id, extract_facts(doc_id, chunks, self._gazetteer))
 
     def remove_document(self, doc_id: str) -> None:
         if doc_id not in self._lexicons:
@@ -232,9 +88,10 @@ class NetworkxGraph:
         for doc_id in sorted(self.doc_ids()):
             chunks = self._chunks_of(doc_id)
             self._drop(doc_id)
-            self._add(doc_id, _extract(doc_id, chunks, gazetteer))
+            self._add(doc_id, extract_facts(doc_id, chunks, gazetteer))
 
-    def _add(self, doc_id: str, facts: _Facts) -> None:
+    def _add(self, doc_id: str, facts: Facts) -> None:
+        self._profiles.clear()
         for node, attrs in facts.nodes.items():
             if node in self._g:
                 data = self._g.nodes[node]
@@ -250,6 +107,7 @@ class NetworkxGraph:
                 self._g.add_edge(source, target, key=relation, relation=relation, docs=[doc_id])
 
     def _drop(self, doc_id: str) -> None:
+        self._profiles.clear()
         for source, target, key, data in list(self._g.edges(keys=True, data=True)):
             if doc_id in data["docs"]:
                 data["docs"] = [d for d in data["docs"] if d != doc_id]
@@ -352,27 +210,57 @@ class NetworkxGraph:
             links[fix_doc] = (1.0, "-in->")
         return links
 
-    def documents_for(self, entity_ids: EntityWeights, hops: int = 2) -> list[DocPath]:
+    def documents_for(
+        self,
+        entity_ids: EntityWeights,
+        hops: int = 2,
+        *,
+        query: str = "",
+        focus: Collection[str] = (),
+        options: RankOptions | None = None,
+    ) -> list[DocPath]:
         if hops < 0:
             raise ConfigError(f"hops must be >= 0, got {hops}")
-        weights = dict(entity_ids) if isinstance(entity_ids, dict) else dict.fromkeys(entity_ids, 1.0)
-        scores: dict[str, float] = {}
-        paths: dict[str, tuple[float, tuple[str, ...]]] = {}
-        for seed in sorted(weights):
-            if self.entity(seed) is None or weights[seed] <= 0:
+        weights = dict(entity_ids) if isinstance(entity_ids, Mapping) else dict.fromkeys(entity_ids, 1.0)
+        seeds: dict[str, Seed] = {}
+        reaches: dict[str, dict[str, tuple[float, tuple[str, ...]]]] = {}
+        for seed_id in sorted(weights):
+            entity = self.entity(seed_id)
+            if entity is None or weights[seed_id] <= 0:
                 continue
+            seeds[seed_id] = Seed(seed_id, entity.type, float(weights[seed_id]), seed_id in focus)
             per_doc: dict[str, tuple[float, tuple[str, ...]]] = {}
-            for node, (factor, path) in sorted(self._reach(seed, hops).items()):
+            for node, (factor, path) in sorted(self._reach(seed_id, hops).items()):
                 for doc_id, (strength, marker) in self._doc_links(node).items():
-                    value = weights[seed] * factor * strength
+                    value = factor * strength
                     if doc_id not in per_doc or value > per_doc[doc_id][0]:
                         per_doc[doc_id] = (value, (*path, marker, f"doc:{doc_id}"))
-            for doc_id, (value, path) in per_doc.items():
-                scores[doc_id] = scores.get(doc_id, 0.0) + value
-                if doc_id not in paths or value > paths[doc_id][0]:
-                    paths[doc_id] = (value, path)
-        ranked = sorted(scores, key=lambda d: (-scores[d], d))
-        return [(d, paths[d][1], round(scores[d], 6)) for d in ranked]
+            reaches[seed_id] = per_doc
+        profiles = {d: self._profile(d) for per_doc in reaches.values() for d in per_doc}
+        return rank_documents(reaches, seeds, profiles, query, options)
+
+    def _profile(self, doc_id: str) -> DocProfile:
+        """Kind, breadth and title/heading terms of one document (cached until the graph changes)."""
+        cached = self._profiles.get(doc_id)
+        if cached is not None:
+            return cached
+        doc = f"doc:{doc_id}"
+        data = self._g.nodes[doc]
+        chunks = [self._g.nodes[n] for n in self._g.predecessors(doc) if self._g.nodes[n]["kind"] == "chunk"]
+        entities = {t for _, t, k in self._g.out_edges(doc, keys=True) if k == "about"}
+        headings = [data.get("title", "")]
+        for chunk in chunks:
+            node = f"chunk:{doc_id}#{chunk['chunk_id']}"
+            entities |= {t for _, t, k in self._g.out_edges(node, keys=True) if k == "mentions"}
+            headings += [str(h) for h in chunk["metadata"].get("heading_path") or ()]
+        if any(c["modality"] != "text" for c in chunks):
+            kind = "media"
+        else:
+            kind = "troubleshooting" if data.get("troubleshooting") else "article"
+        entities = {e for e in entities if not e.startswith("fix:")}
+        profile = DocProfile(doc_id, kind, len(entities), topic_terms(dict.fromkeys(headings)))
+        self._profiles[doc_id] = profile
+        return profile
 
     def stats(self) -> dict[str, int]:
         counts = dict.fromkeys(ENTITY_TYPES, 0) | {"document": 0, "chunk": 0}

@@ -12,7 +12,7 @@ human-readable reason shown in a trace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -29,7 +29,8 @@ RELATIONS: tuple[str, ...] = (
     "applies_to",  # error_code -> product, fix -> product
     "fixed_by",  # error_code -> fix (a section that explains the fix)
     "has_version",  # product -> version
-    "variant_of",  # colour edition -> base product
+    "variant_of",  # colour edition -> base product, "two short beeps" -> "two beeps"
+    "symptom_of",  # symptom -> error_code (named together in a title, or described by the error's article)
 )
 
 EntityWeights = Sequence[str] | Mapping[str, float]
@@ -63,8 +64,15 @@ class ContextGraph(Protocol):
         """Shortest path to every entity within `hops` entity-to-entity edges (either direction)."""
         ...
 
-    def documents_for(self, entity_ids: EntityWeights, hops: int = 2) -> list[DocPath]:
-        """Documents reached from the seed entities, best first, each with its best path and score."""
+    def documents_for(
+        self, entity_ids: EntityWeights, hops: int = 2, *, query: str = "", focus: Collection[str] = ()
+    ) -> list[DocPath]:
+        """Documents reached from the seed entities, best first, each with its best path and score.
+
+        `query` (the customer's question) and `focus` (the entity ids it is about) refine the
+        ranking: documents whose title or headings share its words, and that the focused entities
+        reach, come first (see `knowledge_graph.scoring`).
+        """
         ...
 
     def link(self, text: str) -> list[EntityMention]:
@@ -101,12 +109,19 @@ class GraphHit:
 
 
 def graph_candidates(
-    graph: ContextGraph, entity_ids: EntityWeights, hops: int = 2, limit: int = 20
+    graph: ContextGraph,
+    entity_ids: EntityWeights,
+    hops: int = 2,
+    limit: int = 20,
+    *,
+    query: str = "",
+    focus: Collection[str] = (),
 ) -> list[GraphHit]:
     """Up to `limit` documents reachable from the (activation-weighted) entities, best first.
 
-    The score falls with every hop (each relation has a factor, `fixed_by` the highest) and is
-    scaled by the seed's weight; the path is the reason shown in the retrieval trace.
+    The score falls with every hop (each relation has a factor, `fixed_by` the highest), is scaled
+    by the seed's weight (doubled for `focus` entities) and favours documents that cover all seeds
+    and fit the `query`; the path is the reason shown in the retrieval trace.
     """
     if hops < 0:
         raise ConfigError(f"hops must be >= 0, got {hops}")
@@ -114,4 +129,5 @@ def graph_candidates(
         raise ConfigError(f"limit must be >= 1, got {limit}")
     if not entity_ids:
         return []
-    return [GraphHit(d, p, s) for d, p, s in graph.documents_for(entity_ids, hops=hops)[:limit]]
+    found = graph.documents_for(entity_ids, hops=hops, query=query, focus=focus)
+    return [GraphHit(d, p, s) for d, p, s in found[:limit]]
