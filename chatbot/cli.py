@@ -60,6 +60,11 @@ def _readers(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _listen(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+
+
 def _generators(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generator",
@@ -107,10 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     _readers(ev)
     _generators(ev)
 
-    demo = sub.add_parser("demo", help="ingest the bundled sample KB (data/kb) and try a few searches")
+    demo = sub.add_parser("demo", help="ingest the bundled sample KB (data/kb), then serve the web app on it")
+    _listen(demo)
     _common(demo)
     _readers(demo)
     _generators(demo)
+
+    serve = sub.add_parser("serve", help="serve the web chat (and the staff console) on 127.0.0.1")
+    _listen(serve)
+    serve.add_argument(
+        "--kb-dir",
+        type=Path,
+        default=None,
+        help="the ingested KB folder, for previews of cited images and sounds",
+    )
+    serve.add_argument("--queue-size", type=int, default=32, help="most requests waiting (default 32)")
+    serve.add_argument("--concurrency", type=int, default=1, help="chat turns run at once (default 1)")
+    _common(serve)
+    _readers(serve)
+    _generators(serve)
 
     chat = sub.add_parser("chat", help="talk to the assistant in the terminal (streams, cites, traces)")
     _common(chat)
@@ -192,7 +212,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings, args.kb, args.queries, out=args.out, temp_data=args.data_dir is None
             )
         if args.command == "demo":
-            return commands.demo(settings)
+            return commands.demo(settings, host=args.host, port=args.port)
+        if args.command == "serve":
+            from ui.serve import serve  # imports gradio; only this command needs it
+
+            return serve(
+                settings,
+                args.host,
+                args.port,
+                kb_dir=args.kb_dir,
+                queue_size=args.queue_size,
+                concurrency=args.concurrency,
+            )
         if args.command == "chat":
             return commands.chat(settings)
         if args.command == "graph":

@@ -20,7 +20,7 @@ from retrieval.errors import InputError
 from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
 from retrieval.evaluation import evaluate as run_eval
 from retrieval.ingest import IngestReport
-from retrieval.retriever import Query, RetrievalResult
+from retrieval.retriever import RetrievalResult
 from retrieval.understand import Understanding
 
 NO_GENERATOR_NOTE = (
@@ -28,11 +28,6 @@ NO_GENERATOR_NOTE = (
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KB = REPO_ROOT / "data" / "kb"
-DEMO_QUESTIONS = (
-    "my router shows error E-42",
-    "how do I return a product for a refund?",
-    "three short beeps after a firmware update",
-)
 
 
 def _err(text: str) -> None:
@@ -159,16 +154,13 @@ def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
     )
 
 
-def demo(settings: Settings) -> int:
+def demo(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
+    """Ingests the sample KB (data/kb), then serves the web app on it."""
     if not SAMPLE_KB.is_dir():
         raise InputError(f"sample knowledge base {SAMPLE_KB} is missing; run from a full checkout")
-    with open_runtime(settings) as runtime:
-        _print_ingest(runtime.ingest(SAMPLE_KB, progress=True))
-        retriever = runtime.retriever()
-        for question in DEMO_QUESTIONS:
-            print(f"\n? {question}")
-            print(format_hits(retriever.search(Query(text=question), top_k=3)))
-    return 0
+    from ui.serve import serve  # imports gradio; only the web commands need it
+
+    return serve(settings, host, port, kb_dir=SAMPLE_KB, ingest=True)
 
 
 def models(action: str, name: str, model_dir: Path | None) -> int:

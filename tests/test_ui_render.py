@@ -1,0 +1,181 @@
+"""Pure parts of the web UI: citation previews confined to the KB, banner, handoff message, graph and
+timing pictures, console filters, staff credentials and the hardening settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ui  # noqa: F401  (gradio analytics off before anything imports gradio)
+from chatbot.engine import HANDOFF_MESSAGE
+from retrieval.config import Settings
+from retrieval.errors import ConfigError, InputError
+from ui import render
+from ui.app import AppOptions, StaffLogin, blocked_paths
+from ui.charts import graph_picture, parse_path, timings_chart
+from ui.serve import staff_login_from_env
+from ui.trace_view import fused_rows, make_filter, parse_day, source_rows
+
+
+def test_importing_ui_turns_gradio_analytics_off() -> None:
+    import os
+
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    (root / "shots").mkdir(parents=True)
+    (root / "shots" / "e42.png").write_bytes(b"\x89PNG")
+    (root / "sounds").mkdir()
+    (root / "sounds" / "beep.wav").write_bytes(b"RIFF")
+    (root / "faq.csv").write_text("question,answer\n", encoding="utf-8")
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG")
+    return root
+
+
+def test_kb_file_maps_doc_ids_and_never_leaves_the_kb(kb: Path) -> None:
+    assert render.kb_file(kb, "shots/e42.png") == (kb / "shots" / "e42.png").resolve()
+    assert render.kb_file(kb, "faq.csv#row-3") == (kb / "faq.csv").resolve()
+    assert render.kb_file(kb, "../secret.png") is None
+    assert render.kb_file(kb, str(kb.parent / "secret.png")) is None
+    assert render.kb_file(kb, "missing.md") is None
+    assert render.kb_file(None, "shots/e42.png") is None
+
+
+def test_citations_are_collapsed_messages_with_image_and_audio_previews(kb: Path) -> None:
+    citations = [
+        {
+            "number": 1,
+            "doc_id": "shots/e42.png",
+            "title": "E-42 screen",
+            "modality": "image",
+            "snippet": "The dialog",
+        },
+        {
+            "number": 2,
+            "doc_id": "sounds/beep.wav",
+            "title": "Beep",
+            "modality": "audio",
+            "snippet": "Three beeps",
+        },
+        {
+            "number": 3,
+            "doc_id": "faq.csv#row-3",
+            "title": "Refunds",
+            "modality": "text",
+            "snippet": "Q: refund?",
+        },
+        {"number": 4, "doc_id": "../secret.png", "title": "nope", "modality": "image", "snippet": "x"},
+    ]
+    messages = render.citation_messages(citations, kb)
+    assert [m["metadata"]["title"] for m in messages] == [
+        "Source [1] E-42 screen",
+        "Source [2] Beep",
+        "Source [3] Refunds",
+        "Source [4] nope",
+    ]
+    assert all(m["metadata"]["status"] == "done" for m in messages)  # collapsed until clicked
+    assert '<img src="gradio_api/file=' in messages[0]["content"] and "e42.png" in messages[0]["content"]
+    assert "<audio controls" in messages[1]["content"] and "beep.wav" in messages[1]["content"]
+    assert "<img" not in messages[2]["content"] and "> Q: refund?" in messages[2]["content"]
+    assert "secret" not in messages[3]["content"].replace("../secret.png", "")  # no preview outside the KB
+
+
+def test_handoff_message_and_banner() -> None:
+    assert HANDOFF_MESSAGE in render.handoff_message()["content"]
+    assert render.banner_markdown([]) == ""
+    text = render.banner_markdown(["dense retrieval OFF", "dense retrieval OFF", "no OCR"])
+    assert "Reduced service" in text and text.count("dense retrieval OFF") == 1 and "no OCR" in text
+    notes = ["voice note not transcribed (speech model missing): x", "no text found in the image"]
+    assert render.missing_reader_notes(notes) == notes[:1]
+
+
+def test_understanding_message_shows_transcript_and_ocr_confidences() -> None:
+    message = render.understanding_message(
+        {
+            "transcript": {"text": "my router beeps", "confidence": 0.81},
+            "ocr": {"text": "E-42", "confidence": 0.97},
+        }
+    )
+    assert message is not None
+    assert "Heard (confidence 0.81): my router beeps" in message["content"]
+    assert "(confidence 0.97): E-42" in message["content"]
+    assert render.understanding_message({"notes": []}) is None
+
+
+def test_graph_path_parsing_and_pictures() -> None:
+    reason = "product:X200 -has_error-> error_code:E-42 <-about- doc:troubleshooting/e42 mesh.md"
+    assert parse_path(reason) == [
+        ("product:X200", "has_error", "error_code:E-42"),
+        ("doc:troubleshooting/e42 mesh.md", "about", "error_code:E-42"),
+    ]
+    picture = graph_picture([{"doc_id": "x", "score": 1.0, "reason": reason}], [{"id": "product:X200"}])
+    assert picture is not None and picture.width > 300 and picture.height > 150
+    assert graph_picture([], []) is None
+    chart = timings_chart({"retrieve": 12.5, "understand": 3.0, "generate": 40.0})
+    assert chart is not None and chart.width > 300
+    assert timings_chart({}) is None
+
+
+def test_source_and_fused_tables() -> None:
+    hits = [
+        {
+            "doc_id": "a.md",
+            "chunk_id": 0,
+            "modality": "text",
+            "score": 0.03,
+            "sources": {"bm25": {"rank": 2, "score": 7.5}, "graph": {"rank": 1, "score": 2.0}},
+        },
+        {
+            "doc_id": "b.png",
+            "chunk_id": 0,
+            "modality": "image",
+            "score": 0.016,
+            "sources": {"bm25": {"rank": 1, "score": 9.0}},
+        },
+    ]
+    assert source_rows(hits) == [
+        ["bm25", 1, 9.0, "b.png", 0, "image", 2],
+        ["bm25", 2, 7.5, "a.md", 0, "text", 1],
+        ["graph", 1, 2.0, "a.md", 0, "text", 1],
+    ]
+    assert fused_rows(hits)[0] == [1, "a.md", 0, "text", 0.03, "bm25 #2, graph #1"]
+
+
+def test_date_filters() -> None:
+    day = parse_day("2026-03-01")
+    assert day is not None and parse_day("2026-03-01", end=True) == pytest.approx(day + 86400, abs=3600)
+    assert parse_day("  ") is None
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        parse_day("01/03/2026")
+    with pytest.raises(InputError, match="before"):
+        make_filter(False, False, "2026-03-02", "2026-03-01")
+    flt = make_filter(True, True, "2026-03-01", "2026-03-01", "s1")
+    assert flt.thumbs_down and flt.handoffs and flt.session_id == "s1"
+    assert flt.since is not None and flt.until is not None and flt.until > flt.since
+
+
+def test_staff_credentials_come_from_the_environment_only() -> None:
+    assert staff_login_from_env({}) is None
+    login = staff_login_from_env({"SUPPORTBOT_STAFF_USER": "ana", "SUPPORTBOT_STAFF_PASSWORD": "long-enough"})
+    assert login is not None and login.check("ana", "long-enough")
+    assert not login.check("ana", "long-enougH") and not login.check("bob", "long-enough")
+    assert "long-enough" not in repr(login)
+    with pytest.raises(ConfigError, match="SUPPORTBOT_STAFF_PASSWORD"):
+        staff_login_from_env({"SUPPORTBOT_STAFF_USER": "ana"})
+    with pytest.raises(ConfigError, match="at least"):
+        StaffLogin("ana", "short")
+
+
+def test_blocked_paths_cover_data_dir_trace_db_and_model_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models")
+    blocked = blocked_paths(settings)
+    for path in (settings.data_dir, settings.traces_path, tmp_path / "models"):
+        assert str(path.resolve()) in blocked
+    with pytest.raises(ConfigError, match="does not exist"):
+        AppOptions(kb_dir=tmp_path / "nope")
+    with pytest.raises(ConfigError):
+        AppOptions(queue_size=0)

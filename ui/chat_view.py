@@ -1,0 +1,274 @@
+"""The public customer chat: one message box (text, screenshot, audio file or microphone), streamed
+cited answers with expandable source previews, thumbs up/down with a comment, "I want a human".
+
+`ChatController` holds the handlers as plain methods over a `ChatEngine` (testable without a
+browser); `build_chat_blocks` wires them to Gradio components. The conversation lives in a
+server-side `gr.State`, never in what the browser sends back, so a client can neither forge
+history nor point the chat at files it did not upload.
+
+API endpoints (for `gradio_client`): `/chat` (message -> history, cleared box, turn summary),
+`/feedback` (rating, comment -> status), `/human` and `/new_conversation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from chatbot.engine import ChatEngine
+from chatbot.sessions import new_session_id
+from retrieval.errors import InputError, SupportbotError
+from ui import render
+
+THUMBS_UP = "up"
+THUMBS_DOWN = "down"
+RATINGS = [("Helpful", THUMBS_UP), ("Not helpful", THUMBS_DOWN)]
+PLACEHOLDER = "Ask a question — or attach a screenshot, an audio file, or record a voice note"
+
+
+@dataclass
+class ChatState:
+    """One browser session's conversation (kept on the server by `gr.State`)."""
+
+    session_id: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    turn_of_message: dict[int, int] = field(default_factory=dict)
+    last_turn_id: int | None = None
+    rated_turn_id: int | None = None
+    reader_notices: list[str] = field(default_factory=list)
+
+    def ensure_session(self) -> str:
+        if not self.session_id:
+            self.session_id = new_session_id()
+        return self.session_id
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """A copy of the history as it is now (what one streamed update shows)."""
+        return [dict(m) for m in self.messages]
+
+    def add(self, messages: Sequence[dict[str, Any]], turn_id: int | None = None) -> None:
+        for message in messages:
+            if turn_id is not None:
+                self.turn_of_message[len(self.messages)] = turn_id
+            self.messages.append(message)
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """`kb_dir` for citation previews (None: snippets only); `upload_roots`: where uploads may live."""
+
+    kb_dir: Path | None
+    upload_roots: tuple[Path, ...]
+    notices: tuple[str, ...] = ()
+
+
+def _message_parts(message: Any) -> tuple[str, list[str]]:
+    if message is None:
+        return "", []
+    if isinstance(message, str):
+        return message, []
+    if isinstance(message, dict):
+        files = [f if isinstance(f, str) else str(f.get("path", "")) for f in message.get("files") or []]
+        return str(message.get("text") or ""), [f for f in files if f]
+    raise InputError("the message must be text or {'text': ..., 'files': [...]}")
+
+
+class ChatController:
+    """The chat's event handlers over one engine."""
+
+    def __init__(self, engine: ChatEngine, config: ChatConfig) -> None:
+        self.engine = engine
+        self.config = config
+
+    def banner_text(self, state: ChatState) -> str:
+        return render.banner_markdown([*self.config.notices, *state.reader_notices])
+
+    def banner(self, state: ChatState) -> Any:
+        """The banner as a component update: shown whenever there is something to say."""
+        text = self.banner_text(state)
+        return gr.Markdown(value=text, visible=bool(text))
+
+    def attachments(self, files: Sequence[str]) -> tuple[Path | None, Path | None]:
+        """(image, audio) from the uploaded files; refuses files that were not uploaded to this app."""
+        image = audio = None
+        roots = [r.resolve() for r in self.config.upload_roots]
+        for name in files:
+            path = Path(name).resolve()
+            if not any(path.is_relative_to(root) for root in roots) or not path.is_file():
+                raise InputError(
+                    f"attachment {Path(name).name!r} was not uploaded to this app; attach it again"
+                )
+            suffix = path.suffix.lower()
+            if suffix in render.IMAGE_SUFFIXES and image is None:
+                image = path
+            elif suffix in render.AUDIO_SUFFIXES and audio is None:
+                audio = path
+            else:
+                raise InputError(
+                    f"cannot use {path.name!r}: attach at most one image (png, jpg, webp) and one audio "
+                    "file (wav, mp3, ogg, flac, m4a, webm) per message"
+                )
+        return image, audio
+
+    def respond(
+        self, message: Any, state: ChatState | None
+    ) -> Iterator[tuple[list[dict[str, Any]], Any, ChatState, dict[str, Any], Any]]:
+        """Streams (history, message box, state, turn summary, banner) while the answer grows."""
+        state = state if state is not None else ChatState()
+        session_id = state.ensure_session()
+        try:
+            text, files = _message_parts(message)
+            image, audio = self.attachments(files)
+        except SupportbotError as exc:
+            state.add([render.error_message(str(exc))])
+            yield state.snapshot(), None, state, {"error": str(exc)}, self.banner(state)
+            return
+        state.add(render.user_message(text, [p for p in (image, audio) if p is not None]))
+        yield state.snapshot(), None, state, {}, self.banner(state)
+        try:
+            stream = self.engine.turn(
+                session_id,
+                text,
+                image=image,
+                audio=audio,
+                image_name=image.name if image else None,
+                audio_name=audio.name if audio else None,
+            )
+            draft = {"role": "assistant", "content": "…"}
+            state.messages.append(draft)
+            for so_far in stream:
+                draft["content"] = so_far
+                yield state.snapshot(), None, state, {}, self.banner(state)
+            state.messages.pop()
+            result = stream.result
+        except SupportbotError as exc:
+            if state.messages and state.messages[-1].get("content") == "…":
+                state.messages.pop()
+            state.add([render.error_message(str(exc))])
+            yield state.snapshot(), None, state, {"error": str(exc)}, self.banner(state)
+            return
+        trace = result.trace
+        inputs = trace.get("inputs", {})
+        for note in render.missing_reader_notes(inputs.get("notes", [])):
+            if note not in state.reader_notices:
+                state.reader_notices.append(note)
+        replies = [{"role": "assistant", "content": result.text}]
+        understood = render.understanding_message(inputs)
+        if understood is not None:
+            replies.insert(0, understood)
+        replies.extend(render.citation_messages([c.to_dict() for c in result.citations], self.config.kb_dir))
+        if result.handoff:
+            replies.append(render.handoff_message())
+        state.add(replies, result.turn_id)
+        state.last_turn_id = result.turn_id
+        yield state.snapshot(), None, state, render.turn_summary(trace, result.turn_id), self.banner(state)
+
+    def like(self, state: ChatState | None, data: gr.LikeData) -> tuple[ChatState, str | None, str]:
+        """Built-in thumbs on an answer: stored at once; the comment box then refers to that answer."""
+        state = state if state is not None else ChatState()
+        index = data.index[0] if isinstance(data.index, (tuple, list)) else data.index
+        turn_id = state.turn_of_message.get(int(index))
+        if turn_id is None or not state.session_id:
+            return state, None, "That message has no answer to rate."
+        liked = data.liked is True or data.liked == "Like"
+        self.engine.traces.set_feedback(turn_id, state.session_id, liked)
+        state.rated_turn_id = turn_id
+        verdict = "thumbs up" if liked else "thumbs down"
+        return (
+            state,
+            THUMBS_UP if liked else THUMBS_DOWN,
+            f"Thanks — {verdict} saved. Add a comment below if you like.",
+        )
+
+    def feedback(
+        self, rating: str | None, comment: str, state: ChatState | None
+    ) -> tuple[str, str, ChatState]:
+        """(status, cleared comment box, state): rates the answer last thumbed, else the latest answer."""
+        state = state if state is not None else ChatState()
+        turn_id = state.rated_turn_id or state.last_turn_id
+        if turn_id is None or not state.session_id:
+            return "There is no answer to rate yet.", comment, state
+        if rating not in (THUMBS_UP, THUMBS_DOWN):
+            return "Choose Helpful or Not helpful first.", comment, state
+        thumbs_up = rating == THUMBS_UP
+        try:
+            self.engine.traces.set_feedback(turn_id, state.session_id, thumbs_up, comment or "")
+        except SupportbotError as exc:
+            return f"⚠ {exc}", comment, state
+        state.rated_turn_id = None
+        return "Thank you — your feedback was saved.", "", state
+
+    def human(self, state: ChatState | None) -> tuple[list[dict[str, Any]], ChatState]:
+        """ "I want a human": the latest turn gets a handoff packet; the same handoff message is shown."""
+        state = state if state is not None else ChatState()
+        session_id = state.ensure_session()
+        self.engine.request_human(session_id, state.last_turn_id)
+        state.add([{"role": "user", "content": "I want to talk to a human."}, render.handoff_message()])
+        return state.messages, state
+
+    def new_conversation(self, state: ChatState | None) -> tuple[list[dict[str, Any]], ChatState, str, Any]:
+        if state is not None and state.session_id:
+            self.engine.sessions.end(state.session_id)
+        fresh = ChatState()
+        return fresh.messages, fresh, "", self.banner(fresh)
+
+
+def build_chat_blocks(engine: ChatEngine, config: ChatConfig, *, concurrency: int = 1) -> gr.Blocks:
+    """The customer chat page. `concurrency`: chat turns running at once (they run the models)."""
+    ctl = ChatController(engine, config)
+    with gr.Blocks(title="Support assistant", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "## Support assistant\nAsk about your devices, orders and account. Answers cite our documents."
+        )
+        initial = ctl.banner_text(ChatState())
+        banner = gr.Markdown(initial, visible=bool(initial), elem_id="degraded-banner")
+        state = gr.State(ChatState())
+        chatbot = gr.Chatbot(
+            elem_id="chat",
+            label="Conversation",
+            show_label=False,
+            height=600,
+            feedback_options=("Like", "Dislike"),
+            placeholder="Hello! How can I help you today?",
+            buttons=["copy"],
+        )
+        box = gr.MultimodalTextbox(
+            elem_id="message",
+            sources=["upload", "microphone"],
+            file_types=["image", "audio"],
+            file_count="multiple",
+            placeholder=PLACEHOLDER,
+            show_label=False,
+            autofocus=True,
+        )
+        with gr.Row():
+            human = gr.Button("I want a human", elem_id="human", variant="secondary")
+            restart = gr.Button("New conversation", elem_id="new-conversation", variant="secondary")
+        with gr.Group(elem_id="feedback-panel"):
+            gr.Markdown("**Rate an answer** — use the thumbs under it, or rate the latest answer here.")
+            with gr.Row():
+                rating = gr.Radio(RATINGS, label="Was the answer helpful?", elem_id="rating")
+                comment = gr.Textbox(label="Comment (optional)", elem_id="comment", max_length=2000)
+            send = gr.Button("Send feedback", elem_id="send-feedback")
+            status = gr.Markdown(elem_id="feedback-status")
+        summary = gr.JSON(visible=False)
+
+        box.submit(
+            ctl.respond,
+            [box, state],
+            [chatbot, box, state, summary, banner],
+            api_name="chat",
+            concurrency_limit=concurrency,
+            concurrency_id="models",
+        )
+        chatbot.like(ctl.like, [state], [state, rating, status], api_visibility="private")
+        send.click(ctl.feedback, [rating, comment, state], [status, comment, state], api_name="feedback")
+        human.click(ctl.human, [state], [chatbot, state], api_name="human")
+        restart.click(
+            ctl.new_conversation, [state], [chatbot, state, status, banner], api_name="new_conversation"
+        )
+    return demo

@@ -1,0 +1,175 @@
+"""Chat-side rendering: answers, citation previews, the handoff message and the degraded-mode banner.
+
+Everything here turns engine results into Gradio chat messages (plain `MessageDict`s) and
+Markdown; nothing imports gradio, so it is cheap to test. Citation previews point at files
+inside the KB folder only: `kb_file` refuses any doc_id that would leave it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from chatbot.engine import HANDOFF_MESSAGE
+
+Message = dict[str, Any]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".ogg", ".flac", ".m4a", ".webm", ".opus"})
+MIME_BY_SUFFIX = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".webm": "audio/webm",
+    ".opus": "audio/ogg",
+}
+HANDOFF_TITLE = "Handing you over to a person"
+# Reader notes that mean a model is missing: they join the banner, not just the one answer.
+MISSING_READER_PREFIXES = ("voice note not transcribed", "screenshot text not read")
+
+
+def kb_file(kb_dir: Path | None, doc_id: str) -> Path | None:
+    """The KB file behind a doc_id ("manuals/x.md", "faq.csv#row-3"), or None if unknown or outside."""
+    if kb_dir is None or not doc_id:
+        return None
+    relative = doc_id.split("#", 1)[0]
+    root = kb_dir.resolve()
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def file_content(path: Path) -> dict[str, Any]:
+    """A chat message part that shows a file (image thumbnail, audio player, download link)."""
+    content: dict[str, Any] = {"path": str(path), "orig_name": path.name}
+    mime = MIME_BY_SUFFIX.get(path.suffix.lower())
+    if mime:
+        content["mime_type"] = mime
+    return content
+
+
+def file_url(path: Path) -> str:
+    """Gradio's file route for a file the app may serve (the KB folder is an allowed path); relative to
+    the page, so it also works behind a proxy that mounts the app on a sub-path."""
+    return "gradio_api/file=" + quote(str(path), safe="/")
+
+
+def preview_markdown(path: Path, title: str) -> str:
+    """An inline preview of a cited KB image (thumbnail) or sound (player), as chat Markdown/HTML."""
+    suffix = path.suffix.lower()
+    alt = html.escape(title, quote=True)
+    if suffix in IMAGE_SUFFIXES:
+        return f'<img src="{file_url(path)}" alt="{alt}" style="max-height: 220px; max-width: 100%;">'
+    if suffix in AUDIO_SUFFIXES:
+        return f'<audio controls preload="none" src="{file_url(path)}" title="{alt}"></audio>'
+    return ""
+
+
+def citation_messages(citations: Iterable[Mapping[str, Any]], kb_dir: Path | None) -> list[Message]:
+    """One collapsed, expandable message per citation: its text snippet and, for KB images and sounds,
+    a thumbnail or a player (files inside `kb_dir` only)."""
+    out: list[Message] = []
+    for c in citations:
+        doc_id = str(c.get("doc_id", ""))
+        title = str(c.get("title") or doc_id)
+        snippet = " ".join(str(c.get("snippet", "")).split())
+        parts = [f"`{doc_id}`"]
+        path = kb_file(kb_dir, doc_id)
+        preview = preview_markdown(path, title) if path is not None else ""
+        if preview:
+            parts.append(preview)
+        if snippet:
+            parts.append(f"> {snippet}")
+        out.append(
+            {
+                "role": "assistant",
+                "content": "\n\n".join(parts),
+                "metadata": {
+                    "title": f"Source [{c.get('number', '?')}] {title}",
+                    "log": str(c.get("modality", "")),
+                    "status": "done",
+                },
+            }
+        )
+    return out
+
+
+def handoff_message() -> Message:
+    """The one handoff message, shown both when the customer asks and when the bot hands over."""
+    return {"role": "assistant", "content": f"**{HANDOFF_TITLE}.** {HANDOFF_MESSAGE}"}
+
+
+def understanding_message(inputs: Mapping[str, Any]) -> Message | None:
+    """A collapsed "how I read your message" note: transcript and screenshot text with confidences."""
+    lines: list[str] = []
+    transcript = inputs.get("transcript")
+    if transcript:
+        heard = " ".join(str(transcript.get("text", "")).split()) or "(no speech)"
+        lines.append(f"Heard (confidence {float(transcript.get('confidence', 0)):.2f}): {heard}")
+    ocr = inputs.get("ocr")
+    if ocr:
+        read = " ".join(str(ocr.get("text", "")).split())
+        read = (read[:300] + "…") if len(read) > 300 else read
+        lines.append(
+            f"Read on your image (confidence {float(ocr.get('confidence', 0)):.2f}): {read or '(no text)'}"
+        )
+    lines.extend(f"Note: {note}" for note in inputs.get("notes", []))
+    if not lines:
+        return None
+    return {
+        "role": "assistant",
+        "content": "\n\n".join(lines),
+        "metadata": {"title": "How I read your message", "status": "done"},
+    }
+
+
+def user_message(text: str, attachments: Sequence[Path]) -> list[Message]:
+    """The customer's turn as chat messages: attachments first (shown as media), then the text."""
+    out: list[Message] = [{"role": "user", "content": file_content(p)} for p in attachments]
+    if text.strip():
+        out.append({"role": "user", "content": text})
+    return out
+
+
+def error_message(reason: str) -> Message:
+    return {"role": "assistant", "content": f"⚠ {' '.join(reason.split())}"}
+
+
+def missing_reader_notes(notes: Iterable[str]) -> list[str]:
+    """The notes of one turn that say a reading model (speech, OCR) is missing."""
+    return [n for n in notes if n.startswith(MISSING_READER_PREFIXES)]
+
+
+def banner_markdown(notices: Sequence[str]) -> str:
+    """The degraded-mode banner: every notice, or empty when the assistant runs with everything."""
+    unique = list(dict.fromkeys(n for n in notices if n.strip()))
+    if not unique:
+        return ""
+    items = "\n".join(f"- {n}" for n in unique)
+    return f"**⚠ Reduced service** — the assistant is running without some of its parts:\n\n{items}"
+
+
+def turn_summary(result_trace: Mapping[str, Any], turn_id: int) -> dict[str, Any]:
+    """The machine-readable result of one chat turn (the `/chat` API's last output)."""
+    answer = result_trace.get("answer", {})
+    return {
+        "turn_id": turn_id,
+        "answer": answer.get("text", ""),
+        "citations": list(answer.get("citations", [])),
+        "abstained": bool(answer.get("abstained")),
+        "handoff": result_trace.get("handoff") is not None,
+        "notes": list(result_trace.get("inputs", {}).get("notes", [])),
+        "dense_retrieval": bool(result_trace.get("retrieval", {}).get("dense")),
+    }
