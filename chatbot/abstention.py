@@ -193,6 +193,21 @@ def retrieval_confidence(
     return round(max(best, (single + len(joint) / len(terms)) / 2), 4)
 
 
+MIN_TITLE_TERMS = 3
+
+
+def title_containment(terms: set[str], hits: Sequence[Hit], top: int) -> float:
+    """For a question that is a whole screenshot (app chrome and all): the best share of a top hit's
+    title terms that the screenshot shows. The screen's own words ("online", "Type a message") dilute
+    the question's coverage, but a screenshot that shows what a document is about contains its title."""
+    best = 0.0
+    for hit in hits[:top]:
+        title = set(topic_terms(str(hit.metadata.get("title") or "")))
+        if len(title) >= MIN_TITLE_TERMS:
+            best = max(best, len(title & terms) / len(title))
+    return round(best, 4)
+
+
 def judge(
     policy: AbstentionPolicy, understanding: Understanding, resolved_text: str, hits: Sequence[Hit]
 ) -> Verdict:
@@ -212,6 +227,8 @@ def judge(
     question = question_text(understanding, resolved_text)
     terms = set(topic_terms(question))
     confidence = retrieval_confidence(terms, hits, policy.top_hits, question)
+    if o is not None and not typed and not (t is not None and t.text.strip()) and not resolved_text.strip():
+        confidence = max(confidence, title_containment(terms, hits, policy.top_hits))
     has_dense = any(name.startswith("dense:") for hit in hits for name in hit.sources)
     threshold = min(policy.min_coverage, policy.min_dense) if has_dense else policy.min_coverage
     if confidence < threshold:

@@ -23,6 +23,7 @@ from chatbot.traces import TraceStore
 from knowledge_graph.context import TurnInput
 from knowledge_graph.protocol import ContextGraph
 from retrieval.errors import ConfigError
+from retrieval.ocr.fields import search_text
 from retrieval.retriever import LinkedDoc, Retriever
 from retrieval.understand import InputReader, MediaSource, Understanding
 
@@ -151,7 +152,7 @@ class ChatEngine:
         with session.lock:
             started = time.perf_counter()
             ctx = session.context
-            ocr_text = u.ocr.text if u.ocr is not None else ""
+            ocr_text = search_text(u.ocr) if u.ocr is not None else ""
             spoken = u.transcript.text if u.transcript is not None else ""
             fields = u.ocr.fields.error_codes + u.ocr.fields.products if u.ocr is not None else ()
             linked_ids = tuple(m.entity.id for m in self.graph.link(" ".join(fields)))

@@ -216,3 +216,56 @@ def test_policy_thresholds_are_validated() -> None:
         AbstentionPolicy(min_coverage=1.5)
     with pytest.raises(ConfigError, match="top_hits"):
         AbstentionPolicy(top_hits=0)
+
+
+def _chat_screenshot(lines: list[str]) -> Understanding:
+    ocr_lines = tuple(OcrLine(t, 0.95, (0, 20 * i, 200, 20 * i + 18)) for i, t in enumerate(lines))
+    text = "\n".join(lines)
+    ocr = OcrResult(text, ocr_lines, 0.95, parse_fields(text), "test")
+    return Understanding(Query(image=Image.new("RGB", (8, 8)), extra_text=(text,)), ocr=ocr)
+
+
+def _titled(title: str, text: str) -> Hit:
+    return Hit(
+        "h2",
+        "faq.csv#row-16",
+        0,
+        "text",
+        text,
+        "faq.csv",
+        0.03,
+        {"bm25": SourceScore(1, 6.0)},
+        {"title": title},
+    )
+
+
+CHROME = [
+    "9:41 LTE 82%",
+    "Aeris Home Support",
+    "online",
+    "Read 9:41",
+    "Type a message",
+    "Attach photo",
+    "Send",
+]
+
+
+def test_a_chat_screenshot_showing_a_documents_question_is_answered() -> None:
+    """App chrome dilutes the screenshot's coverage; the document's title shown on screen still counts."""
+    shot = _chat_screenshot([*CHROME[:3], "What is the biggest memory", "card the C5 takes?", *CHROME[3:]])
+    hit = _titled(
+        "What is the biggest memory card the C5 takes?", "Q: biggest memory card C5? A: 256 GB microSD."
+    )
+    verdict = judge(AbstentionPolicy(), shot, "", [hit])
+    assert not verdict.abstain, verdict
+
+
+def test_a_chat_screenshot_about_something_else_still_abstains() -> None:
+    shot = _chat_screenshot(
+        [*CHROME[:3], "I'm a Silver level member,", "what benefits do I have?", *CHROME[3:]]
+    )
+    hit = _titled(
+        "What is the biggest memory card the C5 takes?", "Q: biggest memory card C5? A: 256 GB microSD."
+    )
+    verdict = judge(AbstentionPolicy(), shot, "", [hit])
+    assert verdict.abstain and "out of scope" in verdict.reason
