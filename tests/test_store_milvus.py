@@ -21,7 +21,8 @@ from retrieval.errors import InputError, StoreError
 from retrieval.stores import filters
 from retrieval.stores import milvus as milvus_module
 from retrieval.stores.factory import make_store
-from retrieval.stores.milvus import TEXT_MAX_BYTES, MilvusStore, truncate_utf8
+from retrieval.stores.milvus import MilvusStore
+from retrieval.stores.milvus_schema import TEXT_MAX_BYTES, truncate_utf8
 from retrieval.stores.protocol import DenseQuery, VectorStore
 from retrieval.types import Record, SearchFilter
 from tests.contract_vector_store import DIM, VectorStoreContract, corpus_records, make_record, one_hot

@@ -1,10 +1,8 @@
 """The Milvus `VectorStore`: Milvus Lite (a local `.db` directory) or a Milvus server, via MilvusClient.
 
-One collection holds every chunk: scalar fields, a JSON `metadata` field, an HNSW/COSINE `dense`
-vector and a `sparse` vector that a Milvus BM25 function fills from `terms` (`text` normalised by
-retrieval.textnorm). Hybrid search fuses one
-request per dense query and one BM25 request with RRF (k=60) on the server; the single-source
-searches run as well so every hit can report each source's rank and raw score.
+One collection holds every chunk (layout in `milvus_schema`). Hybrid search fuses one request per
+dense query and one BM25 request with RRF (k=60) on the server; the single-source searches run as
+well so every hit can report each source's rank and raw score.
 
 Rows without a dense vector (ingested without ImageBind weights) hold a fixed unit placeholder
 vector, because COSINE is undefined on zero vectors, and `has_dense = false`; every dense request
@@ -24,26 +22,23 @@ import numpy as np
 
 from retrieval import textnorm
 from retrieval.errors import InputError, StoreError
-from retrieval.stores import filters, milvus_lite
+from retrieval.stores import filters, milvus_lite, milvus_schema
+from retrieval.stores.milvus_schema import (
+    DOC_ID_MAX_BYTES,
+    MIN_SOURCE_LIMIT,
+    OUTPUT_FIELDS,
+    RRF_K,
+    SOURCE_MAX_BYTES,
+    TEXT_MAX_BYTES,
+    hit_from_entity,
+    truncate_utf8,
+)
 from retrieval.stores.protocol import DenseQuery
-from retrieval.types import MODALITIES, Hit, Modality, Record, SearchFilter, SourceScore
+from retrieval.types import MODALITIES, Hit, Record, SearchFilter, SourceScore
 
-TEXT_MAX_BYTES = 16384
-DOC_ID_MAX_BYTES = 1024
-SOURCE_MAX_BYTES = 4096
-RRF_K = 60
-MIN_SOURCE_LIMIT = 20
 _WRITE_BATCH = 128
 _DELETE_BATCH = 256
 _QUERY_PAGE = 16384  # Milvus caps offset + limit of a plain query at 16384
-_OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
-_REQUIRED_FIELDS = {*_OUTPUT_FIELDS, "terms", "has_dense", "dense", "sparse"}
-
-
-def truncate_utf8(text: str, max_bytes: int) -> str:
-    """`text` cut to at most `max_bytes` UTF-8 bytes without splitting a character."""
-    raw = text.encode("utf-8")
-    return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", errors="ignore")
 
 
 class MilvusStore:
@@ -122,37 +117,7 @@ class MilvusStore:
             milvus_lite.release(self.uri)
 
     def _create(self, client: Any) -> None:
-        from pymilvus import DataType, Function, FunctionType, MilvusClient
-
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("doc_id", DataType.VARCHAR, max_length=DOC_ID_MAX_BYTES)
-        schema.add_field("chunk_id", DataType.INT64)
-        schema.add_field("modality", DataType.VARCHAR, max_length=16)
-        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
-        # What BM25 indexes: `text` normalised by retrieval.textnorm (stop words, stemming, codes),
-        # because Milvus Lite ignores analyzer filters. Queries get the same normalisation.
-        schema.add_field("terms", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True)
-        schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES)
-        schema.add_field("metadata", DataType.JSON)
-        schema.add_field("has_dense", DataType.BOOL)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            Function(
-                name="text_bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["terms"],
-                output_field_names=["sparse"],
-            )
-        )
-        index = client.prepare_index_params()
-        index.add_index(
-            "dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200}
-        )
-        index.add_index(
-            "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"drop_ratio_build": 0}
-        )
+        schema, index = milvus_schema.build(client, self.dim)
         client.create_collection(
             self.collection,
             schema=schema,
@@ -162,19 +127,9 @@ class MilvusStore:
         )
 
     def _check_existing(self, description: Mapping[str, Any]) -> None:
-        fields = {f["name"]: f for f in description.get("fields", [])}
-        missing = sorted(_REQUIRED_FIELDS - set(fields))
-        if missing:
-            raise StoreError(
-                f"collection {self.collection!r} at {self._where()} lacks fields {missing} (made by another "
-                "program or version); use a fresh --data-dir or another collection, or re-ingest"
-            )
-        found = int(fields["dense"].get("params", {}).get("dim", -1))
-        if found != self.dim:
-            raise StoreError(
-                f"collection {self.collection!r} at {self._where()} holds {found}-dim vectors but the "
-                f"embedder gives {self.dim}-dim ones; use a fresh --data-dir or re-ingest with this embedder"
-            )
+        problem = milvus_schema.mismatch(description, self.dim)
+        if problem:
+            raise StoreError(f"collection {self.collection!r} at {self._where()} {problem}")
 
     # ---- writes ------------------------------------------------------------------------------
 
@@ -296,11 +251,11 @@ class MilvusStore:
             rows = client.query(
                 self.collection,
                 filter=expr,
-                output_fields=_OUTPUT_FIELDS,
+                output_fields=OUTPUT_FIELDS,
                 limit=len(doc_ids),
                 **self._read_opts(),
             )
-        by_doc = {r["doc_id"]: _hit(str(r["id"]), 0.0, r, {}) for r in rows}
+        by_doc = {r["doc_id"]: hit_from_entity(str(r["id"]), 0.0, r, {}) for r in rows}
         return [by_doc[d] for d in doc_ids if d in by_doc]
 
     def hybrid_search(
@@ -342,7 +297,7 @@ class MilvusStore:
                     filter=expr,
                     limit=limit,
                     search_params=params,
-                    output_fields=_OUTPUT_FIELDS,
+                    output_fields=OUTPUT_FIELDS,
                     **self._read_opts(),
                 )
                 ranks: dict[str, SourceScore] = {}
@@ -370,14 +325,14 @@ class MilvusStore:
                     reqs,
                     ranker=RRFRanker(k=RRF_K),
                     limit=top_k,
-                    output_fields=_OUTPUT_FIELDS,
+                    output_fields=OUTPUT_FIELDS,
                     **self._read_opts(),
                 )
                 fused = [(str(h["id"]), float(h["distance"]), h["entity"]) for h in (res[0] if res else [])]
         hits = []
         for pk, score, entity in fused:
             sources = {name: ranks[pk] for name, ranks in per_source.items() if pk in ranks}
-            hits.append(_hit(pk, score, entity, sources))
+            hits.append(hit_from_entity(pk, score, entity, sources))
         return hits
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -415,17 +370,3 @@ class MilvusStore:
         if self._lite:
             return "check the data dir is writable and not corrupt, or use a fresh --data-dir and re-ingest"
         return "check the server is running and reachable, the token/credentials and --milvus-timeout"
-
-
-def _hit(pk: str, score: float, entity: Mapping[str, Any], sources: Mapping[str, SourceScore]) -> Hit:
-    return Hit(
-        id=pk,
-        doc_id=str(entity.get("doc_id", "")),
-        chunk_id=int(entity.get("chunk_id", 0)),
-        modality=cast(Modality, entity.get("modality", "text")),
-        text=str(entity.get("text", "")),
-        source=str(entity.get("source", "")),
-        score=score,
-        sources=dict(sources),
-        metadata=dict(entity.get("metadata") or {}),
-    )

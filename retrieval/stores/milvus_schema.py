@@ -1,0 +1,94 @@
+"""The Milvus collection layout of `MilvusStore`: fields, indexes, checks of an existing collection,
+and turning a returned entity into a `Hit`.
+
+Fields: id, doc_id, chunk_id, modality, text (shown), terms (what BM25 indexes: `text` normalised by
+`retrieval.textnorm`, because Milvus Lite ignores analyzer filters), source, metadata (JSON),
+has_dense, dense (FLOAT_VECTOR, HNSW/COSINE) and sparse (filled by Milvus's BM25 function).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from retrieval.types import Hit, Modality, SourceScore
+
+TEXT_MAX_BYTES = 16384
+DOC_ID_MAX_BYTES = 1024
+SOURCE_MAX_BYTES = 4096
+RRF_K = 60
+MIN_SOURCE_LIMIT = 20
+OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
+REQUIRED_FIELDS = {*OUTPUT_FIELDS, "terms", "has_dense", "dense", "sparse"}
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` UTF-8 bytes without splitting a character."""
+    raw = text.encode("utf-8")
+    return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def build(client: Any, dim: int) -> tuple[Any, Any]:
+    """The schema (with the BM25 function) and index parameters of a new collection."""
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=DOC_ID_MAX_BYTES)
+    schema.add_field("chunk_id", DataType.INT64)
+    schema.add_field("modality", DataType.VARCHAR, max_length=16)
+    schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX_BYTES)
+    schema.add_field("terms", DataType.VARCHAR, max_length=TEXT_MAX_BYTES, enable_analyzer=True)
+    schema.add_field("source", DataType.VARCHAR, max_length=SOURCE_MAX_BYTES)
+    schema.add_field("metadata", DataType.JSON)
+    schema.add_field("has_dense", DataType.BOOL)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(
+        Function(
+            name="text_bm25",
+            function_type=FunctionType.BM25,
+            input_field_names=["terms"],
+            output_field_names=["sparse"],
+        )
+    )
+    index = client.prepare_index_params()
+    index.add_index("dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
+    index.add_index(
+        "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"drop_ratio_build": 0}
+    )
+    return schema, index
+
+
+def mismatch(description: Mapping[str, Any], dim: int) -> str | None:
+    """Why an existing collection cannot be used with `dim`-dimensional vectors, or None."""
+    fields = {f["name"]: f for f in description.get("fields", [])}
+    missing = sorted(REQUIRED_FIELDS - set(fields))
+    if missing:
+        return (
+            f"lacks fields {missing} (made by another program or version); use a fresh --data-dir or "
+            "another collection, or re-ingest"
+        )
+    found = int(fields["dense"].get("params", {}).get("dim", -1))
+    if found != dim:
+        return (
+            f"holds {found}-dim vectors but the embedder gives {dim}-dim ones; use a fresh --data-dir or "
+            "re-ingest with this embedder"
+        )
+    return None
+
+
+def hit_from_entity(
+    pk: str, score: float, entity: Mapping[str, Any], sources: Mapping[str, SourceScore]
+) -> Hit:
+    return Hit(
+        id=pk,
+        doc_id=str(entity.get("doc_id", "")),
+        chunk_id=int(entity.get("chunk_id", 0)),
+        modality=cast(Modality, entity.get("modality", "text")),
+        text=str(entity.get("text", "")),
+        source=str(entity.get("source", "")),
+        score=score,
+        sources=dict(sources),
+        metadata=dict(entity.get("metadata") or {}),
+    )
