@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InputError
-from retrieval.types import MODALITIES, Modality
+from retrieval.types import MODALITIES, Modality, leading_modality
 
 EVAL_TOP_K = 10
 
@@ -43,11 +43,7 @@ class EvalCase:
 
     @property
     def modality(self) -> Modality:
-        if self.audio is not None:
-            return "audio"
-        if self.image is not None:
-            return "image"
-        return "text"
+        return leading_modality(self.image, self.audio)
 
 
 def _turn_fields(raw: Mapping[str, Any], base: Path, where: str) -> dict[str, Any]:

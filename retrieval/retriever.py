@@ -19,10 +19,9 @@ from PIL import Image
 from retrieval.embedders.protocol import Embedder
 from retrieval.errors import InputError
 from retrieval.stores.protocol import DenseQuery, VectorStore
-from retrieval.types import Hit, Modality, SearchFilter, SourceScore, Waveform
+from retrieval.types import RRF_K, Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
 
 MAX_TOP_K = 100
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,7 @@ class Query:
     @property
     def modality(self) -> Modality:
         """The query's leading modality, for reporting: audio > image > text."""
-        if self.audio is not None:
-            return "audio"
-        if self.image is not None:
-            return "image"
-        return "text"
+        return leading_modality(self.image, self.audio)
 
     @property
     def full_text(self) -> str:

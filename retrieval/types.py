@@ -14,6 +14,16 @@ import numpy as np
 
 Modality = Literal["text", "image", "audio"]
 MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
+RRF_K = 60  # reciprocal rank fusion constant, for every fusion in the project
+
+
+def leading_modality(image: object | None, audio: object | None) -> Modality:
+    """How a query or case is reported: audio if it has audio, else image if it has one, else text."""
+    if audio is not None:
+        return "audio"
+    if image is not None:
+        return "image"
+    return "text"
 
 
 @dataclass(frozen=True)

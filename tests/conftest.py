@@ -81,3 +81,14 @@ def shared_eval() -> Path:
     if not SHARED_EVAL.is_dir():
         pytest.skip("../shared/eval is not present (only in the team's workplace)")
     return SHARED_EVAL
+
+
+@pytest.fixture
+def empty_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No weights anywhere: the model dir is an empty temp folder (and no data dir from the environment).
+    Test modules that run commands use it autouse via `pytestmark = pytest.mark.usefixtures(...)`."""
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("SUPPORTBOT_MODEL_DIR", str(models))
+    monkeypatch.delenv("SUPPORTBOT_DATA_DIR", raising=False)
+    return models

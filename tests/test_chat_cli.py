@@ -27,14 +27,7 @@ DOCS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def empty_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No weights anywhere: the model dir is an empty temp folder."""
-    models = tmp_path / "models"
-    models.mkdir()
-    monkeypatch.setenv("SUPPORTBOT_MODEL_DIR", str(models))
-    monkeypatch.delenv("SUPPORTBOT_DATA_DIR", raising=False)
-    return models
+pytestmark = pytest.mark.usefixtures("empty_model_dir")
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,13 @@ from retrieval.stores.milvus_schema import (
     DOC_ID_MAX_BYTES,
     MIN_SOURCE_LIMIT,
     OUTPUT_FIELDS,
-    RRF_K,
     SOURCE_MAX_BYTES,
     TEXT_MAX_BYTES,
     hit_from_entity,
     truncate_utf8,
 )
 from retrieval.stores.protocol import DenseQuery
-from retrieval.types import MODALITIES, Hit, Record, SearchFilter, SourceScore
+from retrieval.types import MODALITIES, RRF_K, Hit, Record, SearchFilter, SourceScore
 
 _WRITE_BATCH = 128
 _DELETE_BATCH = 256

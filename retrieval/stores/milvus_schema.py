@@ -16,7 +16,6 @@ from retrieval.types import Hit, Modality, SourceScore
 TEXT_MAX_BYTES = 16384
 DOC_ID_MAX_BYTES = 1024
 SOURCE_MAX_BYTES = 4096
-RRF_K = 60
 MIN_SOURCE_LIMIT = 20
 OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
 REQUIRED_FIELDS = {*OUTPUT_FIELDS, "terms", "has_dense", "dense", "sparse"}
