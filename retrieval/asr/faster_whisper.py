@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, samples_for_whisper
+from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
 from retrieval.checkpoints import model_dir as resolve_model_dir
 from retrieval.config import ENV_ASR_MODEL
 from retrieval.errors import ConfigError, ModelMissingError
@@ -88,9 +88,7 @@ class FasterWhisperTranscriber:
         model_dir: Path | None = None,
         device: str | None = None,
     ) -> None:
-        if not model or not model.strip():
-            raise ConfigError(f"faster-whisper model must be a size name or a directory, got {model!r}")
-        self.model = model.strip()
+        self.model = model_name(model, "faster-whisper", "a size name or a directory")
         self.model_dir = model_dir
         self.device = device
         self.name = f"faster-whisper:{self.model}"

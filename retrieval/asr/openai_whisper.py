@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, samples_for_whisper
+from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
 from retrieval.checkpoints import model_dir as resolve_model_dir
 from retrieval.checkpoints import sha256_of
 from retrieval.config import ENV_ASR_MODEL
@@ -45,9 +45,7 @@ class OpenAIWhisperTranscriber:
         device: str | None = None,
         model_obj: Whisper | None = None,
     ) -> None:
-        if not model or not model.strip():
-            raise ConfigError(f"openai-whisper model must be a size name or a .pt path, got {model!r}")
-        self.model = model.strip()
+        self.model = model_name(model, "openai-whisper", "a size name or a .pt path")
         self.model_dir = model_dir
         self.device = device
         self.name = f"openai-whisper:{self.model}"

@@ -171,3 +171,10 @@ class Transcriber(Protocol):
     def load(self) -> None: ...
 
     def transcribe(self, wave: Waveform, options: TranscribeOptions | None = None) -> Transcript: ...
+
+
+def model_name(model: str, backend: str, what: str) -> str:
+    """A backend's model name or path, stripped; an empty one is a `ConfigError` saying what is expected."""
+    if not model or not model.strip():
+        raise ConfigError(f"{backend} model must be {what}, got {model!r}")
+    return model.strip()
