@@ -301,3 +301,23 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(
     a = load_file(tmp_path / "a" / "model.safetensors")
     b = load_file(tmp_path / "b" / "model.safetensors")
     assert all(bool((a[key] == b[key]).all()) for key in a), "resumed weights equal the uninterrupted run's"
+
+
+def test_data_command_converts_a_bitext_csv(tmp_path: Path) -> None:
+    from chatbot.finetune.data import load_examples, main
+
+    csv_path = tmp_path / "bitext.csv"
+    rows = [
+        ("how do I cancel my order?", "cancel_order", "Go to {{Order History}} and press Cancel."),
+        ("i want a refund", "get_refund", "Open {{Refunds}} and pick the item."),
+        ("where is my parcel", "track_order", "Use the tracking link in your e-mail."),
+    ]
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["instruction", "intent", "response"])
+        writer.writerows(rows)
+    out = tmp_path / "train.jsonl"
+    assert main([str(csv_path), str(out)]) == 0
+    examples = load_examples(out)
+    assert len(examples) == 3
+    assert all("{{" not in e.answer for e in examples)

@@ -386,12 +386,29 @@ def kb_training_file(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m chatbot.finetune.data SOURCE OUT.jsonl [--limit N]`: SOURCE is a KB folder (examples
+    written from its FAQ rows and documents, plus abstentions) or a Bitext-format CSV (instruction ->
+    response, with distractor passages)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    limit: int | None = None
+    if "--limit" in args:
+        at = args.index("--limit")
+        limit = int(args[at + 1])
+        del args[at : at + 2]
     if len(args) != 2:
-        print("usage: python -m chatbot.finetune.data KB_DIR OUT.jsonl", file=sys.stderr)
+        print(
+            "usage: python -m chatbot.finetune.data KB_DIR|BITEXT.csv OUT.jsonl [--limit N]",
+            file=sys.stderr,
+        )
         return 2
-    total, abstaining = kb_training_file(Path(args[0]), Path(args[1]))
-    print(f"wrote {total} examples ({abstaining} abstentions) to {args[1]}")
+    source, out = Path(args[0]), Path(args[1])
+    if source.is_file() and source.suffix.lower() == ".csv":
+        examples = bitext_to_examples(source, limit=limit)
+        total = write_examples(out, examples)
+        abstaining = sum(e.abstention for e in examples)
+    else:
+        total, abstaining = kb_training_file(source, out)
+    print(f"wrote {total} examples ({abstaining} abstentions) to {out}")
     return 0
 
 
