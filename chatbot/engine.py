@@ -20,7 +20,8 @@ from chatbot.abstention import AbstentionPolicy, judge
 from chatbot.generators.protocol import Answer, Evidence, GenerationRequest, Generator, evidence_from_hits
 from chatbot.sessions import Session, SessionLimits, SessionStore
 from chatbot.traces import TraceStore
-from knowledge_graph.context import TurnInput
+from chatbot.turn_trace import TurnContext, build_trace, handoff_packet
+from knowledge_graph.context import ResolvedQuery, TurnInput
 from knowledge_graph.protocol import ContextGraph
 from retrieval.errors import ConfigError
 from retrieval.ocr.fields import search_text
@@ -151,41 +152,20 @@ class ChatEngine:
     ) -> Iterator[str]:
         with session.lock:
             started = time.perf_counter()
-            ctx = session.context
-            ocr_text = search_text(u.ocr) if u.ocr is not None else ""
-            spoken = u.transcript.text if u.transcript is not None else ""
-            fields = u.ocr.fields.error_codes + u.ocr.fields.products if u.ocr is not None else ()
-            linked_ids = tuple(m.entity.id for m in self.graph.link(" ".join(fields)))
-            observed = ctx.observe(
-                TurnInput(
-                    text=u.query.text or ocr_text,
-                    modality=u.query.modality,
-                    source_text=ocr_text or spoken,
-                    entity_ids=linked_ids,
-                )
-            )
-            resolved = ctx.resolve(u.query.text or " ".join(fields) or ocr_text[:200])
-            graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
-            linked = [LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits]
+            turn = self._understand_in_context(session, u)
             timings["context"] = _ms(started)
 
             started = time.perf_counter()
             query = u.query
-            if resolved.text != u.query.text and resolved.text:
-                query = replace(u.query, text=resolved.text, dense_text=u.query.text or None)
-            result = self.retriever.search(query, top_k=self.options.top_k, linked=linked)
+            if turn.resolved.text and turn.resolved.text != u.query.text:
+                query = replace(u.query, text=turn.resolved.text, dense_text=u.query.text or None)
+            result = self.retriever.search(query, top_k=self.options.top_k, linked=turn.linked)
             timings["retrieve"] = _ms(started)
 
-            hits = result.hits
-            # Coverage is judged on what the customer said plus what their pronouns ("it", "this error")
-            # stand for; names appended for an ellipsis are left out, so "what's the weather?" after a
-            # router question still reads as out of scope.
-            referred = [self.graph.entity(e) for surface, e in resolved.substituted if surface]
-            judged = " ".join([u.query.text, *(e.name for e in referred if e is not None)])
-            verdict = judge(self.options.policy, u, judged.strip(), hits)
-            evidence = evidence_from_hits(hits[: self.options.evidence_k])
+            verdict = judge(self.options.policy, u, self._judged_text(u, turn.resolved), result.hits)
+            evidence = evidence_from_hits(result.hits[: self.options.evidence_k])
             request = GenerationRequest(
-                question=resolved.text or u.query.full_text or "(screenshot or voice note)",
+                question=turn.resolved.text or u.query.full_text or "(screenshot or voice note)",
                 history=session.recent_history(self.options.limits),
                 evidence=evidence,
             )
@@ -215,56 +195,56 @@ class ChatEngine:
             else:
                 abstained = answer is None or answer.abstained or not answer.grounded
             cited = self._citations(answer, evidence) if not abstained and answer is not None else ()
-            ctx.mark_shown(c.doc_id for c in cited)
+            session.context.mark_shown(c.doc_id for c in cited)
             session.turns += 1
-            session.history.append(("user", u.query.text or ocr_text))
+            session.history.append(("user", u.query.text or turn.screen_text))
             session.history.append(("assistant", shown))
-            trace = {
-                "session_id": session.id,
-                "turn_index": session.turns,
-                "created_at": time.time(),
-                "inputs": u.to_dict(),
-                "context": {
-                    "linked_entities": list(observed.entity_ids),
-                    "active_entities": [
-                        {"id": e.id, "name": e.name, "type": e.type, "weight": round(w, 3)}
-                        for e, w in ctx.active_entities()
-                    ],
-                    "resolved_query": resolved.text,
-                    "substituted": [{"surface": s, "entity": e} for s, e in resolved.substituted],
-                },
-                "retrieval": {
-                    "dense": result.dense,
-                    "sources": list(result.sources),
-                    "notes": list(result.notes),
-                    "hits": [h.to_dict() for h in hits],
-                    "graph_paths": [
-                        {"doc_id": g.doc_id, "score": g.score, "reason": g.reason} for g in linked
-                    ],
-                    "confidence": verdict.confidence,
-                },
-                "generation": {
-                    "generator": self.generator.name if self.generator is not None else None,
-                    "input": answer.prompt if answer is not None else "",
-                    "output": answer.text if answer is not None else "",
-                    "grounded": answer.grounded if answer is not None else False,
-                    "support": answer.support if answer is not None else 0.0,
-                    "reason": answer.reason if answer is not None else verdict.reason,
-                },
-                "answer": {
-                    "text": shown,
-                    "citations": [c.to_dict() for c in cited],
-                    "abstained": abstained,
-                    "reason": verdict.reason if answer is None else answer.reason,
-                },
-                "handoff": None,
-                "timings_ms": timings,
-            }
+            trace = build_trace(
+                session=session,
+                understanding=u,
+                turn=turn,
+                result=result,
+                verdict=verdict,
+                generator=self.generator.name if self.generator is not None else None,
+                answer=answer,
+                shown=shown,
+                citations=[c.to_dict() for c in cited],
+                abstained=abstained,
+                timings=timings,
+            )
             if abstained and self.generator is not None:
                 trace["handoff"] = handoff_packet(trace)
-            turn_id = self.traces.record(trace)
-            trace["turn_id"] = turn_id
-            stream.set_result(TurnResult(turn_id, session.id, shown, cited, abstained, abstained, trace))
+            trace["turn_id"] = self.traces.record(trace)
+            stream.set_result(
+                TurnResult(trace["turn_id"], session.id, shown, cited, abstained, abstained, trace)
+            )
+
+    def _understand_in_context(self, session: Session, u: Understanding) -> TurnContext:
+        """Records the turn's entities (typed, heard or read on screen) and resolves its references."""
+        ctx = session.context
+        screen_text = search_text(u.ocr) if u.ocr is not None else ""
+        spoken = u.transcript.text if u.transcript is not None else ""
+        fields = u.ocr.fields.error_codes + u.ocr.fields.products if u.ocr is not None else ()
+        linked_ids = tuple(m.entity.id for m in self.graph.link(" ".join(fields)))
+        observed = ctx.observe(
+            TurnInput(
+                text=u.query.text or screen_text,
+                modality=u.query.modality,
+                source_text=screen_text or spoken,
+                entity_ids=linked_ids,
+            )
+        )
+        resolved = ctx.resolve(u.query.text or " ".join(fields) or screen_text[:200])
+        graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
+        linked = tuple(LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits)
+        active = tuple(ctx.active_entities())
+        return TurnContext(observed.entity_ids, active, resolved, linked, screen_text)
+
+    def _judged_text(self, u: Understanding, resolved: ResolvedQuery) -> str:
+        """What the customer said plus what their pronouns ("it", "this error") stand for. Names appended
+        for an ellipsis are left out, so "what's the weather?" after a router question stays out of scope."""
+        referred = [self.graph.entity(e) for surface, e in resolved.substituted if surface]
+        return " ".join([u.query.text, *(e.name for e in referred if e is not None)]).strip()
 
     def request_human(self, session_id: str, turn_id: int | None = None) -> str:
         """The customer asked for a human: attach a handoff packet to their latest (or given) turn."""
@@ -292,26 +272,3 @@ class ChatEngine:
                 snippet = " ".join(e.text.split())[:240]
                 out.append(Citation(n, e.doc_id, e.title, e.modality, snippet, e.doc_id.split("#", 1)[0]))
         return tuple(out)
-
-
-def handoff_packet(trace: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-    """What a human agent needs to take over without asking the customer again."""
-    inputs = trace.get("inputs", {})
-    hits = trace.get("retrieval", {}).get("hits", [])[:3]
-    why = reason or trace.get("answer", {}).get("reason", "")
-    question = inputs.get("text") or "(screenshot or voice note)"
-    resolved = trace.get("context", {}).get("resolved_query", "")
-    return {
-        "reason": why,
-        "summary": f"Customer asked: {question!r}. Resolved as: {resolved!r}. Bot handed over because {why}.",
-        "customer_inputs": {
-            "typed_text": inputs.get("typed_text", ""),
-            "image": inputs.get("image_name"),
-            "audio": inputs.get("audio_name"),
-        },
-        "transcript": inputs.get("transcript", {}).get("text"),
-        "ocr_text": inputs.get("ocr", {}).get("text"),
-        "top_evidence": [{"doc_id": h["doc_id"], "snippet": h["snippet"], "score": h["score"]} for h in hits],
-        "session_id": trace.get("session_id"),
-        "turn_index": trace.get("turn_index"),
-    }
