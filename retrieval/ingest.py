@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from retrieval import injection
 from retrieval.config import Limits
 from retrieval.documents.loaders import load_chunks
 from retrieval.documents.walk import KBFile, discover
@@ -149,7 +150,7 @@ class Ingestor:
         chunks = list(result.chunks)
         if not chunks:
             raise InputError("no content to index (empty after parsing)")
-        return chunks, list(result.warnings)
+        return flag_injections(chunks, list(result.warnings))
 
     def _embed(self, chunks: list[Chunk]) -> list[Record]:
         """Decodes media (always: a corrupt image must fail even without an embedder) and embeds."""
@@ -213,6 +214,23 @@ class Ingestor:
                     sink.remove_document(doc_id)
             del self.manifest.entries[rel]
         return len(gone)
+
+
+def flag_injections(chunks: list[Chunk], warnings: list[str]) -> tuple[list[Chunk], list[str]]:
+    """Marks chunks holding instructions aimed at the bot (see `retrieval.injection`) and warns about
+    them. They are still indexed — nothing is lost — but answer generators never see those sentences."""
+    out = []
+    for chunk in chunks:
+        found = injection.find(chunk.text)
+        if found:
+            kinds = sorted({f.kind for f in found})
+            warnings.append(
+                f"chunk {chunk.chunk_id} holds text addressed to the assistant ({', '.join(kinds)}): "
+                f"{found[0].excerpt!r}; it is kept out of generated answers"
+            )
+            chunk = replace(chunk, metadata={**chunk.metadata, "injection": kinds})
+        out.append(chunk)
+    return out, warnings
 
 
 def _call(embed: Callable[[list[Any]], np.ndarray], inputs: list[Any]) -> np.ndarray:

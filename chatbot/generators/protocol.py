@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from retrieval import injection
 from retrieval.errors import InputError
 from retrieval.types import Hit
 
@@ -140,9 +141,12 @@ class Generator(Protocol):
 
 
 def evidence_from_hits(hits: Sequence[Hit]) -> tuple[Evidence, ...]:
-    """Number retrieval hits 1..n, best first, as generator evidence (title from the hit's metadata)."""
+    """Number retrieval hits 1..n, best first, as generator evidence (title from the hit's metadata;
+    instruction-like sentences removed, see `retrieval.injection`)."""
     out: list[Evidence] = []
     for number, hit in enumerate(hits, start=1):
         title = str(hit.metadata.get("title") or "")
-        out.append(Evidence(number, hit.doc_id, hit.text, title, hit.modality, float(hit.score)))
+        # KB text is data: sentences that address the assistant never reach a generator.
+        text = injection.strip(hit.text)
+        out.append(Evidence(number, hit.doc_id, text, title, hit.modality, float(hit.score)))
     return tuple(out)
