@@ -133,6 +133,7 @@ class Ingestor:
             counts["chunks"] += len(records)
         removed = self._remove_missing(seen)
         if counts["added"] or counts["updated"] or removed:
+            self.store.flush()
             self.manifest.save()
         return IngestReport(
             added=counts["added"],

@@ -103,6 +103,17 @@ class VectorStoreContract:
         loaded.open()
         assert loaded.count() == len(_CORPUS)
 
+    def test_flush_keeps_everything_searchable_and_is_repeatable(self, loaded: VectorStore) -> None:
+        loaded.flush()
+        loaded.flush()
+        assert loaded.count() == len(_CORPUS)
+        assert ids_of(loaded.hybrid_search("paper jam", [], top_k=1)) == [("printer.md", 0)]
+
+    def test_first_chunks_in_the_order_asked(self, loaded: VectorStore) -> None:
+        hits = loaded.first_chunks(["router.md", "nope.md", "printer.md"])
+        assert [(h.doc_id, h.chunk_id) for h in hits] == [("router.md", 0), ("printer.md", 0)]
+        assert all(h.sources == {} for h in hits)
+
     def test_upsert_replaces_same_chunk(self, loaded: VectorStore) -> None:
         loaded.upsert(
             [make_record("battery.md", 0, "text", "Battery swelling warning", "phoneone", 3, self.DIM)]

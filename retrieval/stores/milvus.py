@@ -199,6 +199,14 @@ class MilvusStore:
 
     # ---- reads -------------------------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Seals what was written so Milvus builds its indexes: searches over growing segments are brute
+        force (measured at 10k chunks on Milvus Lite: ~1 s per search before, ~8 ms dense / ~40 ms BM25
+        after)."""
+        client = self._require()
+        with self._errors("flushing writes"):
+            client.flush(self.collection, timeout=self._timeout_s)
+
     def count(self) -> int:
         return self._count("")
 
