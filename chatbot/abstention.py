@@ -87,7 +87,7 @@ def topic_terms(text: str) -> list[str]:
 def question_text(understanding: Understanding, resolved_text: str) -> str:
     """What coverage is judged on: typed/spoken words and the screenshot's codes and product names,
     else (nothing typed, nothing recognised) the screenshot's text without status-bar chrome."""
-    parts = [resolved_text]
+    parts = [resolved_text, understanding.sound or ""]
     if understanding.ocr is not None:
         f = understanding.ocr.fields
         parts += [*f.error_codes, *f.products]

@@ -230,11 +230,11 @@ class ChatEngine:
             TurnInput(
                 text=u.query.text or screen_text,
                 modality=u.query.modality,
-                source_text=screen_text or spoken,
+                source_text=screen_text or spoken or (u.sound or ""),
                 entity_ids=linked_ids,
             )
         )
-        resolved = ctx.resolve(u.query.text or " ".join(fields) or screen_text[:200])
+        resolved = ctx.resolve(u.query.text or " ".join(fields) or screen_text[:200] or u.sound or "")
         graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
         linked = tuple(LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits)
         active = tuple(ctx.active_entities())

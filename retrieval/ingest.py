@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from retrieval import injection
+from retrieval import injection, sounds
 from retrieval.config import Limits
 from retrieval.documents.loaders import load_chunks
 from retrieval.documents.walk import KBFile, discover
@@ -30,7 +30,7 @@ from retrieval.media import load_audio, load_image
 from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.stores.protocol import VectorStore
-from retrieval.types import Chunk, Record
+from retrieval.types import Chunk, Record, Waveform
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class Ingestor:
     def _embed(self, chunks: list[Chunk]) -> list[Record]:
         """Decodes media (always: a corrupt image must fail even without an embedder) and embeds."""
         media = [self._decode(c) for c in chunks]
-        chunks = [self._with_ocr(c, m) for c, m in zip(chunks, media, strict=True)]
+        chunks = [self._with_reading(c, m) for c, m in zip(chunks, media, strict=True)]
         if self.embedder is None:
             return [Record(c, None) for c in chunks]
         vectors: list[np.ndarray | None] = [None] * len(chunks)
@@ -182,11 +182,22 @@ class Ingestor:
             return load_image(path, self.limits)
         return load_audio(path, self.limits)
 
-    def _with_ocr(self, chunk: Chunk, picture: object) -> Chunk:
-        """An image chunk with the text OCR finds on it appended (captions rarely hold every word)."""
-        if self.ocr is None or chunk.modality != "image" or picture is None:
+    def _with_reading(self, chunk: Chunk, media: object) -> Chunk:
+        """A media chunk with what can be read off it appended: the text OCR finds on an image
+        (captions rarely hold every word) or the tone pattern of a sound ("three short beeps")."""
+        if media is None:
             return chunk
-        result = self.ocr.read(picture)  # type: ignore[arg-type]
+        if chunk.modality == "audio" and isinstance(media, Waveform):
+            pattern = sounds.analyse(media)
+            if pattern is None:
+                return chunk
+            text = f"{chunk.text}\n\nSound pattern: {pattern.description}"
+            return replace(
+                chunk, text=text, metadata={**chunk.metadata, "sound_pattern": pattern.description}
+            )
+        if chunk.modality != "image" or self.ocr is None:
+            return chunk
+        result = self.ocr.read(media)  # type: ignore[arg-type]
         if result.empty:
             return chunk
         metadata = {**chunk.metadata, "ocr_confidence": round(result.confidence, 4)}

@@ -3,9 +3,10 @@
 A screenshot is decoded safely, embedded as an image (dense) AND read by OCR; the OCR text and the
 support fields parsed from it (error codes, versions, product names) become full-text terms. A
 voice note is decoded safely, embedded as audio (dense, to match recorded device sounds) AND
-transcribed; the transcript goes down the text path (full text and dense text). The readers are
-passed in, loaded lazily on first use, and may be absent: then the turn goes on without them and
-`notes` says so.
+transcribed; the transcript goes down the text path (full text and dense text); a clip without
+speech is measured for a device-sound pattern ("three short beeps", see `retrieval.sounds`) whose
+words join the full-text query. The readers are passed in, loaded lazily on first use, and may be
+absent: then the turn goes on without them and `notes` says so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retrieval import sounds
 from retrieval.asr.protocol import Transcriber, Transcript
 from retrieval.config import Limits
 from retrieval.errors import InputError, ModelMissingError
@@ -42,6 +44,7 @@ class Understanding:
     typed_text: str = ""
     image_name: str | None = None
     audio_name: str | None = None
+    sound: str | None = None  # the tone pattern of a voice note without speech ("three short beeps")
 
     @property
     def asr_confidence(self) -> float | None:
@@ -61,6 +64,7 @@ class Understanding:
             "modality": self.query.modality,
             "has_image": self.query.image is not None,
             "has_audio": self.query.audio is not None,
+            "sound_pattern": self.sound,
             "notes": list(self.notes),
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
@@ -127,6 +131,7 @@ class InputReader:
         ocr_result: OcrResult | None = None
         transcript: Transcript | None = None
         picture = wave = None
+        sound: str | None = None
         if image is not None:
             picture = load_image(image, self.limits, name=image_name)
             ocr_result = self._ocr(picture, notes, timings)
@@ -139,6 +144,14 @@ class InputReader:
             transcript = self._transcribe(wave, notes, timings)
             if transcript is not None and transcript.text.strip():
                 text = f"{text} {transcript.text.strip()}".strip()
+            else:
+                started = time.perf_counter()
+                pattern = sounds.analyse(wave)
+                timings["sound"] = (time.perf_counter() - started) * 1000
+                if pattern is not None:
+                    sound = pattern.description
+                    extra.append(sound)
+                    notes.append(f"heard a device sound: {sound}")
         query = Query(text=text, image=picture, audio=wave, extra_text=tuple(extra))
         return Understanding(
             query,
@@ -149,6 +162,7 @@ class InputReader:
             typed,
             image_name or (image.name if isinstance(image, Path) else None),
             audio_name or (audio.name if isinstance(audio, Path) else None),
+            sound,
         )
 
     def _ocr(self, picture: Any, notes: list[str], timings: dict[str, float]) -> OcrResult | None:
