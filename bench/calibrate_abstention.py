@@ -13,7 +13,7 @@ threshold from 0.10 to 0.90, it prints:
     e2e accuracy   the same as accuracy, counting the extractive generator's own abstentions too
 
 and picks the threshold with the best accuracy whose false-answer rate is at most `--max-false-answer`
-(ties: the highest such threshold, since abstaining hands the customer to a person). Voice notes,
+(ties: the lowest such threshold, so fewer answerable questions are handed over). Voice notes,
 screenshots and the unreliable-reading rules take part as in the engine (a case the engine abstains
 on for another reason, e.g. nothing retrieved, has confidence 0).
 
@@ -115,7 +115,7 @@ def choose(rows: list[Row], max_false_answer: float) -> Row | None:
     allowed = [r for r in rows if r.false_answer <= max_false_answer]
     if not allowed:
         return None
-    return max(allowed, key=lambda r: (r.accuracy, r.threshold))
+    return max(allowed, key=lambda r: (r.accuracy, -r.threshold))
 
 
 def format_table(rows: list[Row], chosen: Row | None) -> str:
