@@ -179,3 +179,11 @@ def test_blocked_paths_cover_data_dir_trace_db_and_model_dir(tmp_path: Path) -> 
         AppOptions(kb_dir=tmp_path / "nope")
     with pytest.raises(ConfigError):
         AppOptions(queue_size=0)
+
+
+def test_staff_view_shows_a_measured_device_sound() -> None:
+    from ui.trace_view import understanding_markdown
+
+    text = understanding_markdown({"has_audio": True, "sound_pattern": "three short beeps", "notes": []})
+    assert "**Device sound measured:** three short beeps" in text
+    assert "Device sound" not in understanding_markdown({"has_audio": True, "notes": []})

@@ -132,6 +132,8 @@ def understanding_markdown(inputs: Mapping[str, Any]) -> str:
         )
     elif inputs.get("has_audio"):
         lines.append("**Transcript:** none (voice note not transcribed)")
+    if inputs.get("sound_pattern"):
+        lines.append(f"**Device sound measured:** {inputs['sound_pattern']}")
     ocr = inputs.get("ocr")
     if ocr:
         found = ", ".join(f"{k}: {v}" for k, v in (ocr.get("fields") or {}).items() if v)
