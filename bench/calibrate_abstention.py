@@ -188,7 +188,9 @@ def main() -> int:
         help="speech model for voice notes (default bundled-tiny.en from the dev extras; '' = configured)",
     )
     parser.add_argument("--model-dir", type=Path, default=None)
-    parser.add_argument("--max-false-answer", type=float, default=0.10)
+    parser.add_argument(
+        "--max-false-answer", type=float, default=0.05
+    )  # a confident wrong answer costs more than a handoff
     parser.add_argument("--cases", action="store_true", help="also list every case's confidence")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     args = parser.parse_args()

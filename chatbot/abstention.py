@@ -193,6 +193,26 @@ def retrieval_confidence(
     return round(max(best, (single + len(joint) / len(terms)) / 2), 4)
 
 
+# Model codes as customers type them: X900, M-20, PS5, AB12 (one or two capitals, then digits). A single
+# E followed by digits is an error code, not a model.
+_NOT_MODELS = frozenset({"MP3", "MP4", "M4A", "H264", "H265"})  # file formats and codecs
+_MODEL_CODE = re.compile(r"\b(?!E-?\d+\b)([A-Z]{1,2})-?(\d{1,4})\b")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s-]+", "", text.lower())
+
+
+def unknown_models(text: str, hits: Sequence[Hit]) -> list[str]:
+    """Model codes the question names that none of the retrieved passages mention ("does the X900 ...?"
+    when the company makes no X900): answering from the nearest product would be wrong."""
+    found = [m.group(0) for m in _MODEL_CODE.finditer(text) if m.group(0).upper() not in _NOT_MODELS]
+    if not found:
+        return []
+    passages = _squash(" ".join(h.text for h in hits))
+    return list(dict.fromkeys(code for code in found if _squash(code) not in passages))
+
+
 MIN_TITLE_TERMS = 3
 
 
@@ -224,6 +244,9 @@ def judge(
         )
     if not hits:
         return Verdict(True, "nothing in the knowledge base matches the question", 0.0)
+    unknown = unknown_models(resolved_text, hits)
+    if unknown:
+        return Verdict(True, f"{', '.join(unknown)} is not a product our support knowledge covers", 0.0)
     question = question_text(understanding, resolved_text)
     terms = set(topic_terms(question))
     confidence = retrieval_confidence(terms, hits, policy.top_hits, question)

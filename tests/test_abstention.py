@@ -269,3 +269,29 @@ def test_a_chat_screenshot_about_something_else_still_abstains() -> None:
     )
     verdict = judge(AbstentionPolicy(), shot, "", [hit])
     assert verdict.abstain and "out of scope" in verdict.reason
+
+
+def test_a_model_the_knowledge_base_never_mentions_is_not_answered_from_its_neighbour() -> None:
+    hit = _hit("The X200 router supports Wi-Fi 6. The X300 supports Wi-Fi 6E.", "manuals/x300.md")
+    verdict = judge(
+        AbstentionPolicy(),
+        _typed("does the Aeris X900 router support Wi-Fi 6?"),
+        "does the Aeris X900 router support Wi-Fi 6?",
+        [hit],
+    )
+    assert verdict.abstain and "X900 is not a product" in verdict.reason
+    known = judge(
+        AbstentionPolicy(),
+        _typed("does the X-300 support Wi-Fi 6?"),
+        "does the X-300 support Wi-Fi 6?",
+        [hit],
+    )
+    assert not known.abstain, known
+
+
+def test_error_codes_and_file_formats_are_not_taken_for_models() -> None:
+    from chatbot.abstention import unknown_models
+
+    hit = _hit("Copy the MP3 file to the hub.", "manuals/h1.md")
+    assert unknown_models("error E-42 and E105 while playing an MP3 on the hub", [hit]) == []
+    assert unknown_models("my PS5 and the H1 hub", [hit]) == ["PS5", "H1"]
