@@ -115,6 +115,8 @@ class Retriever:
             hits = self._fuse_linked(hits, linked, top_k)
             timings["graph_fusion"] = (time.perf_counter() - started) * 1000
             sources.append("graph")
+        if query.image is None and query.audio is None and hits:
+            hits = _prefer_documents(hits)
         if not sources:
             notes.append("nothing to search with: dense retrieval is off and the query has no text")
         return RetrievalResult(
@@ -153,3 +155,14 @@ class Retriever:
         if query.audio is not None:
             out.append(DenseQuery("dense:audio", self.embedder.embed_audio([query.audio])[0]))
         return out
+
+
+MEDIA_PRIOR = 0.98
+
+
+def _prefer_documents(hits: Sequence[Hit]) -> list[Hit]:
+    """For a typed question, a screenshot or sound item loses a near-tie against a written document
+    (its fused score x MEDIA_PRIOR): the article explains, the picture only shows. A clearly better
+    media hit keeps its place."""
+    adjusted = [h if h.modality == "text" else replace(h, score=h.score * MEDIA_PRIOR) for h in hits]
+    return sorted(adjusted, key=lambda h: h.score, reverse=True)
