@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.finetune.bitext import bitext_to_examples, fill_placeholders
 from chatbot.finetune.data import (
     Example,
     Passage,
-    bitext_to_examples,
-    fill_placeholders,
     kb_examples,
     load_examples,
     write_examples,

@@ -4,9 +4,7 @@ One example per line: {"question": str, "history": [str, ...] (optional), "evide
 {"title": str, "text": str}, ...], "answer": str}. Passages are numbered [1].. in order; the answer
 cites them as [n]. An abstention example cites nothing and answers ABSTAIN_TEXT.
 
-* `bitext_to_examples` turns the Bitext customer-support CSV (instruction, intent, response) into
-  examples: the response is the gold passage among distractor responses of other intents, and the
-  answer is its lead sentences with the gold passage's citation.
+* `chatbot.finetune.bitext.bitext_to_examples` turns the Bitext customer-support CSV into examples.
 * `kb_examples` writes question/answer examples from knowledge-base chunks (FAQ rows and document
   sections), plus abstentions (out-of-scope questions, and in-scope ones whose passage is missing).
   `kb_training_file` (also `python -m chatbot.finetune.data KB_DIR OUT.jsonl`) writes them to a file.
@@ -14,12 +12,11 @@ cites them as [n]. An abstention example cites nothing and answers ABSTAIN_TEXT.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,34 +32,6 @@ MAX_PASSAGE_WORDS = 120
 ANSWER_SENTENCES = 3
 ANSWER_WORDS = 70
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-PLACEHOLDER_VALUES: Mapping[str, str] = {
-    "order number": "ORD-48213",
-    "invoice number": "INV-20931",
-    "refund amount": "$49.99",
-    "money amount": "$25",
-    "currency symbol": "$",
-    "customer support phone number": "1-800-555-0199",
-    "customer support email": "support@example.com",
-    "email address": "support@example.com",
-    "customer support hours": "8 am to 6 pm, Monday to Friday",
-    "website url": "www.example.com",
-    "online company portal info": "the account portal on our website",
-    "online order interaction": "Order History",
-    "online payment method": "credit card",
-    "live chat support": "live chat",
-    "account type": "Premium",
-    "account category": "Premium",
-    "person name": "Alex",
-    "client first name": "Alex",
-    "client last name": "Smith",
-    "delivery city": "Springfield",
-    "delivery country": "the United States",
-    "date": "March 3",
-    "date range": "the last 30 days",
-    "company name": "our company",
-    "store location": "the nearest store",
-}
 
 OUT_OF_SCOPE_QUESTIONS: tuple[str, ...] = (
     "What will the weather be like in Paris tomorrow?",
@@ -214,16 +183,6 @@ def write_examples(path: Path, examples: Iterable[Example]) -> int:
     return count
 
 
-def fill_placeholders(text: str) -> str:
-    """Replace Bitext's {{Order Number}}-style slots with plausible values ("the <slot>" if unknown)."""
-
-    def value(match: re.Match[str]) -> str:
-        name = " ".join(match.group(1).split())
-        return PLACEHOLDER_VALUES.get(name.lower(), f"the {name.lower()}")
-
-    return _PLACEHOLDER.sub(value, text)
-
-
 def cap_words(text: str, limit: int) -> str:
     """At most `limit` words, cut after the last whole sentence that fits (or at a word if none does)."""
     words = text.split()
@@ -242,7 +201,7 @@ def lead(text: str, sentences: int = ANSWER_SENTENCES, words: int = ANSWER_WORDS
     return cap_words(" ".join(split_sentences(_EMPHASIS.sub("", text))[:sentences]), words)
 
 
-def _assemble(
+def assemble(
     rng: random.Random,
     question: str,
     gold: Passage | None,
@@ -256,56 +215,6 @@ def _assemble(
     position = 0 if gold_first else rng.randint(0, len(passages))
     passages.insert(position, gold)
     return Example(question, tuple(passages), f"{answer} [{position + 1}]")
-
-
-def bitext_to_examples(
-    csv_path: Path,
-    *,
-    distractors: int = 2,
-    abstain_fraction: float = 0.1,
-    seed: int = 0,
-    limit: int | None = None,
-    gold_first: bool = False,
-) -> list[Example]:
-    """Examples from a Bitext-style CSV with columns instruction, response and (optionally) intent.
-
-    The gold passage goes to a random position (seeded) so the model learns to cite the right number;
-    `gold_first=True` always makes it [1]. A fraction of examples drop the gold passage and abstain.
-    """
-    path = Path(csv_path)
-    if not path.is_file():
-        raise InputError(f"Bitext CSV {path} does not exist")
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if "instruction" not in header or "response" not in header:
-            raise InputError(f"{path}: needs 'instruction' and 'response' columns, found {header or 'none'}")
-        rows: list[tuple[str, str, str]] = []
-        for line_no, raw in enumerate(reader, start=2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-            if not row["instruction"] or not row["response"]:
-                raise InputError(f"{path}:{line_no}: empty instruction or response; fix or remove the row")
-            intent = row.get("intent", "") or f"row-{line_no}"
-            rows.append((fill_placeholders(row["instruction"]), fill_placeholders(row["response"]), intent))
-    if len(rows) < 2:
-        raise InputError(f"{path}: needs at least 2 rows (distractors come from other rows)")
-    rng = random.Random(seed)
-    examples: list[Example] = []
-    for index, (instruction, response, intent) in enumerate(rows):
-        if limit is not None and len(examples) >= limit:
-            break
-        pool = [i for i, r in enumerate(rows) if r[2] != intent and i != index] or [
-            i for i in range(len(rows)) if i != index
-        ]
-        picked = rng.sample(pool, min(distractors, len(pool)))
-        others = [
-            Passage(rows[i][2].replace("_", " "), cap_words(rows[i][1], MAX_PASSAGE_WORDS)) for i in picked
-        ]
-        gold: Passage | None = Passage(intent.replace("_", " "), cap_words(response, MAX_PASSAGE_WORDS))
-        if rng.random() < abstain_fraction:
-            gold = None
-        examples.append(_assemble(rng, instruction, gold, others, lead(response), gold_first))
-    return examples
 
 
 def _faq_pair(chunk: Chunk) -> tuple[str, str] | None:
@@ -355,16 +264,16 @@ def kb_examples(
                 continue
             question, answer = found, lead(body, sentences=2)
         answerable.append((question, chunk))
-        examples.append(_assemble(rng, question, passage(chunk), distractor_passages(chunk), answer, False))
+        examples.append(assemble(rng, question, passage(chunk), distractor_passages(chunk), answer, False))
     out_of_scope = list(OUT_OF_SCOPE_QUESTIONS)
     rng.shuffle(out_of_scope)
     for index in range(abstentions):
         if index % 2 == 0 and out_of_scope:
             question = out_of_scope.pop()
-            examples.append(_assemble(rng, question, None, distractor_passages(None), "", False))
+            examples.append(assemble(rng, question, None, distractor_passages(None), "", False))
         elif answerable:  # an in-scope question whose passage was not retrieved: abstain, don't guess
             question, chunk = rng.choice(answerable)
-            examples.append(_assemble(rng, question, None, distractor_passages(chunk), "", False))
+            examples.append(assemble(rng, question, None, distractor_passages(chunk), "", False))
     return examples
 
 
@@ -403,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     source, out = Path(args[0]), Path(args[1])
     if source.is_file() and source.suffix.lower() == ".csv":
+        from chatbot.finetune.bitext import bitext_to_examples
+
         examples = bitext_to_examples(source, limit=limit)
         total = write_examples(out, examples)
         abstaining = sum(e.abstention for e in examples)
