@@ -30,7 +30,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from chatbot.abstention import AbstentionPolicy  # noqa: E402
+from chatbot.commands import replay_case  # noqa: E402
 from chatbot.engine import ChatEngine, EngineOptions  # noqa: E402
 from chatbot.generators.extractive import ExtractiveGenerator  # noqa: E402
 from chatbot.runtime import open_runtime  # noqa: E402
@@ -76,12 +76,7 @@ class Row:
 
 def observe(engine: ChatEngine, case: EvalCase) -> Observation:
     """Runs one case as a fresh conversation; the engine's policy must never abstain on confidence."""
-    session = f"calibrate-{case.id}-{uuid.uuid4().hex[:8]}"
-    for turn in case.history:
-        if turn.role == "user":
-            engine.turn(session, turn.text, image=turn.image, audio=turn.audio).finish()
-    result = engine.turn(session, case.text, image=case.image, audio=case.audio).finish()
-    engine.sessions.end(session)
+    result = replay_case(engine, case)
     trace = result.trace
     return Observation(
         case.id,

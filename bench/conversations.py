@@ -21,11 +21,10 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from chatbot.commands import run_case
+from chatbot.commands import replay_case, run_case
 from chatbot.engine import ChatEngine
 from chatbot.runtime import open_runtime
 from retrieval.config import Settings
@@ -38,9 +37,7 @@ DEFAULT_QUERIES = REPO / "data" / "eval" / "conversations.jsonl"
 
 def last_message(engine: ChatEngine, case: EvalCase) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The final turn alone, in a fresh session: the ranked doc_ids and the turn's trace."""
-    session = f"bench-last-{case.id}-{uuid.uuid4().hex[:8]}"
-    result = engine.turn(session, case.text, image=case.image, audio=case.audio).finish()
-    engine.sessions.end(session)
+    result = replay_case(engine, case, with_history=False)
     hits = result.trace["retrieval"]["hits"]
     return tuple(dict.fromkeys(h["doc_id"] for h in hits)), result.trace
 

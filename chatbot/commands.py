@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from chatbot.engine import ChatEngine
+from chatbot.engine import ChatEngine, TurnResult
 from chatbot.runtime import open_runtime
 from chatbot.terminal import chat_loop
 from knowledge_graph.context import TurnInput
@@ -135,16 +135,23 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
     return 0
 
 
-def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
-    """One eval case as a fresh conversation: its user history turns, then the scored turn."""
+def replay_case(engine: ChatEngine, case: EvalCase, *, with_history: bool = True) -> TurnResult:
+    """One eval case as a fresh conversation: its history turns (unless `with_history` is False, for
+    last-message-only baselines), then the scored turn, whose result is returned."""
     session = f"eval-{case.id}-{uuid.uuid4().hex[:8]}"
-    for turn in case.history:
+    for turn in case.history if with_history else ():
         if turn.role == "user":
             engine.turn(session, turn.text, image=turn.image, audio=turn.audio).finish()
         elif turn.text:  # the scripted agent's words are part of the conversation too
             engine.sessions.get(session).context.observe(TurnInput(turn.text, role="assistant"))
     result = engine.turn(session, case.text, image=case.image, audio=case.audio).finish()
     engine.sessions.end(session)
+    return result
+
+
+def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
+    """One eval case scored: the ranked documents and, when answers were generated, the verdict."""
+    result = replay_case(engine, case)
     retrieval = result.trace["retrieval"]
     generated = engine.generator is not None
     return CaseOutcome(
