@@ -31,6 +31,10 @@ import numpy as np
 import soundfile as sf
 from PIL import Image, ImageDraw, ImageFont
 
+# The neighbouring generator modules, also when this file is loaded by path (the tests do).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from media_common import wrap  # noqa: E402
+
 DATA = Path(__file__).resolve().parent.parent
 FAQ = DATA / "kb" / "faq.csv"
 MEDIA = DATA / "eval" / "media"
@@ -162,19 +166,6 @@ def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size)
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, fnt: ImageFont.FreeTypeFont, width: float) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        trial = f"{current} {word}".strip()
-        if current and draw.textlength(trial, font=fnt) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = trial
-    return [*lines, current] if current else lines
-
-
 def render_chat(
     question: str,
     *,
@@ -193,8 +184,8 @@ def render_chat(
     body, small, title = font(19), font(13), font(20, bold=True)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     bubble_w = int(width * 0.72)
-    greeting = _wrap(probe, greeting_text, body, bubble_w - 28) if greeting_text else []
-    asked = _wrap(probe, question, body, bubble_w - 28)
+    greeting = wrap(probe, greeting_text, body, bubble_w - 28) if greeting_text else []
+    asked = wrap(probe, question, body, bubble_w - 28)
     line_h = 25
     agent_h = len(greeting) * line_h + 24 + 36 if greeting else 0
     height = 84 + 24 + agent_h + (len(asked) * line_h + 24) + 40 + 64
