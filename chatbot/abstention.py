@@ -23,7 +23,7 @@ from retrieval import textnorm
 from retrieval.errors import ConfigError
 from retrieval.ocr.fields import search_text
 from retrieval.types import Hit
-from retrieval.understand import Understanding
+from retrieval.understand import LOW_ASR_CONFIDENCE, LOW_OCR_CONFIDENCE, Understanding
 
 # Words customers wrap around a question; they carry no topic (stemmed like every other term).
 _FILLER_TEXT = (
@@ -54,8 +54,8 @@ class AbstentionPolicy:
 
     min_coverage: float = 0.55
     min_dense: float = 0.35
-    min_asr: float = 0.3
-    min_ocr: float = 0.5
+    min_asr: float = LOW_ASR_CONFIDENCE
+    min_ocr: float = LOW_OCR_CONFIDENCE
     top_hits: int = 3
 
     def __post_init__(self) -> None:

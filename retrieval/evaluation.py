@@ -18,8 +18,6 @@ from typing import Any
 from retrieval.errors import InputError
 from retrieval.types import MODALITIES, Modality, leading_modality
 
-EVAL_TOP_K = 10
-
 
 @dataclass(frozen=True)
 class EvalTurn:

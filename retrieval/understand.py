@@ -29,7 +29,7 @@ MediaSource = Path | bytes
 
 # Below these, the reading is shown in the trace but flagged; the engine uses them for abstention.
 LOW_ASR_CONFIDENCE = 0.3
-LOW_OCR_CONFIDENCE = 0.6
+LOW_OCR_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
