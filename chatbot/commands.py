@@ -125,7 +125,7 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
             settings = settings.with_(data_dir=Path(tmp))
         with open_runtime(settings) as runtime:
             _print_ingest(runtime.ingest(kb, progress=False))
-            engine = runtime.engine(optional_generator=True)
+            engine = runtime.engine(if_missing="retrieval-only")
             report = run_eval(cases, lambda case: run_case(engine, case))
     print(format_table(report))
     if out is not None:

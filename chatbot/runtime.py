@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from chatbot.engine import ChatEngine, EngineOptions
 from chatbot.generators.factory import make_generator
@@ -34,6 +35,8 @@ from retrieval.stores.protocol import VectorStore
 from retrieval.understand import InputReader
 
 log = logging.getLogger(__name__)
+
+MissingGenerator = Literal["error", "retrieval-only", "extractive"]
 
 DENSE_OFF_MISSING = (
     "dense retrieval OFF: embedder weights are missing (--allow-missing-models); full-text only"
@@ -102,17 +105,19 @@ class Runtime:
         generator: Generator | None = None,
         options: EngineOptions | None = None,
         *,
-        optional_generator: bool = False,
+        if_missing: MissingGenerator = "error",
     ) -> ChatEngine:
         """The conversation engine over this runtime; loads the configured generator (once).
 
-        `optional_generator` (eval): with --allow-missing-models, missing generator weights give a
-        retrieval-only engine instead of an error; chatting always needs a generator.
+        `if_missing` says what missing generator weights mean when --allow-missing-models is set:
+        "error" (chat: it always needs a generator), "retrieval-only" (eval scores retrieval alone) or
+        "extractive" (the web app answers in extractive mode and its banner says so). Without the
+        flag a missing generator is always an error.
         """
         if self._engine is None or generator is not None or options is not None:
             s = self.settings
             if generator is None:
-                generator = self._load_generator(optional_generator)
+                generator = self._load_generator(if_missing)
             traces = TraceStore(s.traces_path)
             traces.open()
             self._engine = ChatEngine(
@@ -120,16 +125,20 @@ class Runtime:
             )
         return self._engine
 
-    def _load_generator(self, optional: bool) -> Generator | None:
+    def _load_generator(self, if_missing: MissingGenerator) -> Generator | None:
         s = self.settings
         generator = make_generator(s.generator, s.generator_model, s.model_dir, s.device)
         try:
             generator.load()
-        except ModelMissingError:
-            if optional and s.allow_missing_models:
+        except ModelMissingError as exc:
+            if if_missing == "error" or not s.allow_missing_models:
+                raise
+            log.warning("%s", exc)
+            if if_missing == "retrieval-only":
                 log.warning("answer generator %s unavailable: evaluating retrieval only", s.generator)
                 return None
-            raise
+            generator = make_generator("extractive")
+            generator.load()
         return generator
 
     def ingest(self, kb_dir: Path, *, progress: bool = True) -> IngestReport:

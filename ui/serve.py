@@ -22,7 +22,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from chatbot.engine import ChatEngine
-from chatbot.generators.factory import make_generator
 from chatbot.runtime import Runtime, open_runtime
 from retrieval.config import Settings
 from retrieval.errors import ConfigError, InputError, ModelMissingError
@@ -53,22 +52,12 @@ def staff_login_from_env(env: Mapping[str, str] | None = None) -> StaffLogin | N
 
 def open_engine(runtime: Runtime) -> tuple[ChatEngine, list[str]]:
     """The chat engine and its degraded-mode notices. With --allow-missing-models a missing T5 answer
-    model falls back to the extractive generator, and the banner says so."""
-    s = runtime.settings
+    model gives the extractive generator (see `Runtime.engine`), and the banner says so."""
+    engine = runtime.engine(if_missing="extractive")
     notices: list[str] = []
-    try:
-        engine = runtime.engine()
-    except ModelMissingError as exc:
-        if not s.allow_missing_models:
-            raise
-        log.warning("%s", exc)
-        fallback = make_generator("extractive")
-        fallback.load()
-        engine = runtime.engine(generator=fallback)
-        notices.append(GENERATOR_FALLBACK)
-    else:
-        if engine.generator is not None and engine.generator.name.startswith("extractive"):
-            notices.append(EXTRACTIVE_CHOSEN)
+    if engine.generator is not None and engine.generator.name.startswith("extractive"):
+        chosen = runtime.settings.generator == "extractive"
+        notices.append(EXTRACTIVE_CHOSEN if chosen else GENERATOR_FALLBACK)
     if engine.retriever.dense_note:
         notices.append(engine.retriever.dense_note)
     return engine, notices
