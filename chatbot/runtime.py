@@ -118,6 +118,8 @@ class Runtime:
             s = self.settings
             if generator is None:
                 generator = self._load_generator(if_missing)
+            if self._engine is not None:
+                self._engine.traces.close()  # replaced by an engine with another generator or options
             traces = TraceStore(s.traces_path)
             traces.open()
             self._engine = ChatEngine(
