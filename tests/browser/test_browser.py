@@ -21,19 +21,40 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
 TIMEOUT_MS = 30_000
+MIC_QUESTION = "How do I return a product for a refund?"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield p
 
 
-@pytest.fixture
-def page(browser: Any, served: Served) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def mic_browser(playwright: Any, served: Served) -> Iterator[Any]:
+    """A chromium whose microphone is Chromium's fake capture device playing an espeak-ng voice note
+    (on a loop), with the permission prompt auto-accepted: the real recording path, no real mic."""
+    note = spoken_wav(served.root / "mic.wav", MIC_QUESTION)
+    fake_mic = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={note}",
+    ]
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_mic])
+    yield chromium
+    chromium.close()
+
+
+def _open_tab(browser: Any, served: Served, **context_options: Any) -> Iterator[Any]:
+    """A fresh tab that fails its test if the page fetched anything from outside the app."""
+    context = browser.new_context(viewport={"width": 1200, "height": 1000}, **context_options)
     tab = context.new_page()
     tab.set_default_timeout(TIMEOUT_MS)
     outside: list[str] = []
@@ -46,13 +67,27 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
     assert outside == [], f"the page fetched something from outside the app: {outside}"
 
 
+@pytest.fixture
+def page(browser: Any, served: Served) -> Iterator[Any]:
+    yield from _open_tab(browser, served)
+
+
+@pytest.fixture
+def mic_page(mic_browser: Any, served: Served) -> Iterator[Any]:
+    yield from _open_tab(mic_browser, served, permissions=["microphone"])
+
+
 def _ask(page: Any, text: str, files: list[str] | None = None) -> None:
     """Types (and attaches) one message, sends it, and waits until its answer has arrived."""
-    answers = page.locator("#chat [data-testid='bot']")
-    before = answers.count()
     if files:
         page.locator("#message input[type='file']").set_input_files(files)
         page.locator("#message .thumbnail-item, #message .thumbnail-image, #message audio").first.wait_for()
+    _send(page, text)
+
+
+def _send(page: Any, text: str) -> None:
+    """Sends the message box with `text` (and whatever is attached) and waits for the answer."""
+    before = page.locator("#chat [data-testid='bot']").count()
     box = page.locator("#message textarea")
     box.fill(text)
     box.press("Enter")
@@ -121,6 +156,24 @@ def test_voice_note_upload_is_transcribed(page: Any, served: Served) -> None:
     assert "policies/returns-and-refunds.md" in [c["doc_id"] for c in row.trace["answer"]["citations"]]
     page.locator("#chat").get_by_text("How I read your message").first.click()
     page.locator("#chat").get_by_text("Heard (confidence").first.wait_for()
+
+
+def test_voice_note_recorded_with_the_microphone_is_transcribed(mic_page: Any, served: Served) -> None:
+    page = mic_page
+    page.goto(served.url + "/")
+    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    page.locator("#message [data-testid='microphone-button']").click()
+    page.locator("#message button[aria-label='Start recording']").click()
+    page.wait_for_timeout(4_000)  # the customer speaks: the fake device plays the ~3 s note on a loop
+    page.locator("#message button[aria-label='Stop recording']").click()
+    page.locator("#message button[aria-label='Attach audio']").click()
+    page.locator("#message button[aria-label='Remove file']").wait_for()  # the recording is attached
+    _send(page, "")
+    _wait_turns(served, start + 1, page)
+    row = _latest_turn(served)
+    assert row.trace["inputs"]["has_audio"] and row.trace["inputs"]["transcript"]["duration_s"] >= 3.0
+    assert "refund" in row.trace["inputs"]["transcript"]["text"].lower()
+    assert "policies/returns-and-refunds.md" in [c["doc_id"] for c in row.trace["answer"]["citations"]]
 
 
 def test_thumbs_down_then_the_staff_console_shows_that_turn(browser: Any, page: Any, served: Served) -> None:
