@@ -86,6 +86,16 @@ def _target(link: Path) -> Path | None:
     return target
 
 
+def _symlink_problem(root: Path, link: Path, what: str) -> str | None:
+    """Why the symlink `link` is not followed ("broken or looping", or leading outside `root`), or None."""
+    target = _target(link)
+    if target is None:
+        return "broken or looping symlink"
+    if not _inside(root, target):
+        return f"{what} pointing outside the knowledge base (not followed)"
+    return None
+
+
 def _unknown(root: Path, path: Path, reason: str) -> KBFile:
     return KBFile(path, _doc_id(root, path), "unknown", reason=reason)
 
@@ -109,16 +119,10 @@ def discover(kb_root: Path) -> list[KBFile]:
                 continue
             sub = here / name
             if sub.is_symlink():
-                # os.walk does not descend into symlinked folders; report the ones leading outside.
-                target = _target(sub)
-                if target is None:
-                    unusable.append(_unknown(root, sub, "broken or looping symlink"))
-                elif not _inside(root, target):
-                    unusable.append(
-                        _unknown(
-                            root, sub, "symlinked folder pointing outside the knowledge base (not followed)"
-                        )
-                    )
+                # os.walk does not descend into symlinked folders; report broken ones and ones leading outside.
+                problem = _symlink_problem(root, sub, "symlinked folder")
+                if problem:
+                    unusable.append(_unknown(root, sub, problem))
                 continue
             kept_dirs.append(name)
         dirnames[:] = sorted(kept_dirs)
@@ -127,14 +131,9 @@ def discover(kb_root: Path) -> list[KBFile]:
                 continue
             path = here / name
             if path.is_symlink():
-                target = _target(path)
-                if target is None:
-                    unusable.append(_unknown(root, path, "broken or looping symlink"))
-                    continue
-                if not _inside(root, target):
-                    unusable.append(
-                        _unknown(root, path, "symlink pointing outside the knowledge base (not followed)")
-                    )
+                problem = _symlink_problem(root, path, "symlink")
+                if problem:
+                    unusable.append(_unknown(root, path, problem))
                     continue
             if not path.is_file():
                 unusable.append(_unknown(root, path, "not a regular file (fifo, socket...)"))
