@@ -119,7 +119,7 @@ def discover(kb_root: Path) -> list[KBFile]:
                 continue
             sub = here / name
             if sub.is_symlink():
-                # os.walk does not descend into symlinked folders; report broken ones and ones leading outside.
+                # os.walk does not descend into symlinked folders; report broken ones and outside ones.
                 problem = _symlink_problem(root, sub, "symlinked folder")
                 if problem:
                     unusable.append(_unknown(root, sub, problem))
