@@ -26,11 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from core.config import Limits  # noqa: E402
+from core.types import Waveform  # noqa: E402
 from retrieval.asr.faster_whisper import FasterWhisperTranscriber  # noqa: E402
 from retrieval.asr.protocol import TranscribeOptions  # noqa: E402
-from retrieval.config import Limits  # noqa: E402
 from retrieval.media import load_audio  # noqa: E402
-from retrieval.types import Waveform  # noqa: E402
 
 SENTENCES = (
     "my router keeps beeping and the light is red",

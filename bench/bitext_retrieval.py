@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from chatbot.cli import main as supportbot
+from app.cli import main as supportbot
 
 DEFAULT_CSV = (
     Path(__file__).resolve().parents[2] / "shared" / "eval" / "bitext" / "customer_support_sample.csv"

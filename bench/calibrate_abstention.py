@@ -38,12 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from app.commands import replay_case  # noqa: E402
+from app.runtime import open_runtime  # noqa: E402
 from chatbot.abstention import AbstentionPolicy  # noqa: E402
-from chatbot.commands import replay_case  # noqa: E402
 from chatbot.engine import ChatEngine, EngineOptions  # noqa: E402
 from chatbot.generators.extractive import ExtractiveGenerator  # noqa: E402
-from chatbot.runtime import open_runtime  # noqa: E402
-from retrieval.config import Settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 from retrieval.evaluation import EvalCase, load_cases  # noqa: E402
 
 EVAL = REPO / "data" / "eval"

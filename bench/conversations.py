@@ -5,7 +5,7 @@ dense retrieval is OFF, so this measures BM25 + the knowledge graph) and runs ev
 `data/eval/conversations.jsonl` through the conversation engine two ways:
 
 * `context`: the case's history turns (text, screenshots, voice notes) and then the final turn,
-  in one session, exactly as `supportbot eval` does (`chatbot.commands.run_case`);
+  in one session, exactly as `supportbot eval` does (`app.commands.run_case`);
 * `last-message`: only the final turn, in a fresh session with no history.
 
 It prints hit@1 / hit@5 / MRR for both, and with `--cases` each case's rank of its first
@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chatbot.commands import replay_case, run_case
+from app.commands import replay_case, run_case
+from app.runtime import open_runtime
 from chatbot.engine import ChatEngine
-from chatbot.runtime import open_runtime
-from retrieval.config import Settings
+from core.config import Settings
 from retrieval.evaluation import EvalCase, Metrics, load_cases, score
 
 REPO = Path(__file__).resolve().parent.parent

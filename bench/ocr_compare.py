@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from PIL import Image, ImageDraw, ImageFont
 
-from retrieval.errors import SupportbotError
+from core.errors import SupportbotError
 from retrieval.ocr.factory import READERS, make_reader
 from retrieval.ocr.fields import normalise_error_code
 from retrieval.ocr.protocol import OcrOptions, OcrResult, ScreenshotReader

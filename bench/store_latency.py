@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.types import Chunk, Record
 from retrieval.stores.milvus import MilvusStore
 from retrieval.stores.protocol import DenseQuery
-from retrieval.types import Chunk, Record
 
 _VOCABULARY = """
 router extender mesh camera plug hub firmware update error reset password wifi signal led blinking red amber

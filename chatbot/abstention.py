@@ -2,7 +2,7 @@
 
 Retrieval confidence is *term coverage*: the share of the question's topic terms that the
 retrieved passages contain. Topic terms are the question's normalised terms (see
-`retrieval.textnorm`) without one-letter leftovers and without conversational filler ("keeps",
+`core.textnorm`) without one-letter leftovers and without conversational filler ("keeps",
 "really", "what's wrong") that says nothing about the topic, so an off-topic word ("coffee",
 "bitcoin") weighs as much as it should. A term counts as found in a passage when the passage has
 it, has it written as two words or with a hyphen ("wifi" / "Wi-Fi", "micro sd" / "microSD"), or
@@ -19,10 +19,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval import textnorm
-from retrieval.errors import ConfigError
+from core import textnorm
+from core.errors import ConfigError
+from core.types import Hit
 from retrieval.ocr.fields import search_text
-from retrieval.types import Hit
 from retrieval.understand import LOW_ASR_CONFIDENCE, LOW_OCR_CONFIDENCE, Understanding
 
 # Words customers wrap around a question; they carry no topic (stemmed like every other term).

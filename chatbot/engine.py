@@ -21,9 +21,9 @@ from chatbot.generators.protocol import Answer, Evidence, GenerationRequest, Gen
 from chatbot.sessions import Session, SessionLimits, SessionStore
 from chatbot.traces import TraceStore
 from chatbot.turn_trace import TurnContext, build_trace, handoff_packet
+from core.errors import ConfigError
 from knowledge_graph.context import ResolvedQuery, TurnInput
 from knowledge_graph.protocol import ContextGraph
-from retrieval.errors import ConfigError
 from retrieval.ocr.fields import search_text
 from retrieval.retriever import LinkedDoc, Retriever
 from retrieval.understand import InputReader, MediaSource, Understanding

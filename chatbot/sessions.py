@@ -15,9 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.errors import ConfigError, InputError
 from knowledge_graph.context import ConversationContext
 from knowledge_graph.protocol import ContextGraph
-from retrieval.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import InputError, StoreError
+from core.errors import InputError, StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (

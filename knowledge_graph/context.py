@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from core.errors import ConfigError
+from core.types import MODALITIES, Modality
 from knowledge_graph.entities import COLOURS, Entity, entity_from_id
 from knowledge_graph.protocol import ContextGraph, GraphHit, graph_candidates
-from retrieval.errors import ConfigError
-from retrieval.types import MODALITIES, Modality
 
 _COLOUR = "|".join(COLOURS)
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -17,14 +17,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from retrieval.types import Chunk
-
-if TYPE_CHECKING:
-    from knowledge_graph.lexicon import DocLexicon
+from typing import Any
 
 __all__ = [
     "COLOURS",
@@ -83,7 +78,7 @@ class Entity:
 
     def __post_init__(self) -> None:
         if self.type not in ENTITY_TYPES:
-            from retrieval.errors import ConfigError
+            from core.errors import ConfigError
 
             kinds = ", ".join(ENTITY_TYPES)
             raise ConfigError(f"entity {self.id!r} has type {self.type!r}; use one of {kinds}")
@@ -258,22 +253,6 @@ class Gazetteer:
         object.__setattr__(self, "_by_key", by_key)
         object.__setattr__(self, "_weak", frozenset(weak))
         object.__setattr__(self, "_regex", regex)
-
-    @classmethod
-    def from_chunks(cls, chunks: Iterable[Chunk]) -> Gazetteer:
-        from knowledge_graph.lexicon import lexicon_of
-
-        by_doc: dict[str, list[Chunk]] = {}
-        for chunk in chunks:
-            by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        return cls.from_lexicons(lexicon_of(doc_chunks) for doc_chunks in by_doc.values())
-
-    @classmethod
-    def from_lexicons(cls, lexicons: Iterable[DocLexicon]) -> Gazetteer:
-        """The gazetteer learnt from every document's declarations (see `knowledge_graph.lexicon`)."""
-        from knowledge_graph.lexicon import merge_lexicons
-
-        return cls(merge_lexicons(list(lexicons)))
 
     def get(self, entity_id: str) -> Entity | None:
         return next((e for e in self.entities if e.id == entity_id), None)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.types import Chunk
 from knowledge_graph.entities import (
     Entity,
     EntityMention,
@@ -22,7 +23,6 @@ from knowledge_graph.entities import (
     is_model_code,
     norm_key,
 )
-from retrieval.types import Chunk
 
 _FIX_HEADING = re.compile(
     r"\b(?:fix|fixes|fixing|solution|solv|steps|resolv|workaround|what to do|troubleshoot|first check)",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import ConfigError
 from knowledge_graph.graph import GRAPH_FILE, NetworkxGraph
 from knowledge_graph.protocol import ContextGraph
-from retrieval.errors import ConfigError
 
 BACKENDS: tuple[str, ...] = ("networkx",)
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import networkx as nx
 
+from core.errors import ConfigError, InputError
+from core.types import Chunk
 from knowledge_graph.entities import ENTITY_TYPES, Entity, EntityMention, Gazetteer
 from knowledge_graph.extract import Facts, extract_facts
-from knowledge_graph.lexicon import DocLexicon, lexicon_of
+from knowledge_graph.lexicon import DocLexicon, gazetteer_from_lexicons, lexicon_of
 from knowledge_graph.protocol import DocPath, EntityWeights
 from knowledge_graph.scoring import DocProfile, RankOptions, Seed, rank_documents, topic_terms
-from retrieval.errors import ConfigError, InputError
-from retrieval.types import Chunk
 
 SCHEMA = 1
 GRAPH_FILE = "graph.json"
@@ -81,7 +81,7 @@ class NetworkxGraph:
     def _relearn(self, lexicons: dict[str, DocLexicon]) -> None:
         """Adopt the lexicons; when the gazetteer they give differs, re-link every stored document."""
         self._lexicons = lexicons
-        gazetteer = Gazetteer.from_lexicons(lexicons[d] for d in sorted(lexicons))
+        gazetteer = gazetteer_from_lexicons(lexicons[d] for d in sorted(lexicons))
         if gazetteer == self._gazetteer:
             return
         self._gazetteer = gazetteer
@@ -313,5 +313,5 @@ class NetworkxGraph:
         loaded = cls()
         loaded._g = graph
         loaded._lexicons = {d: lexicon_of(loaded._chunks_of(d)) for d in sorted(loaded.doc_ids())}
-        loaded._gazetteer = Gazetteer.from_lexicons(loaded._lexicons[d] for d in sorted(loaded._lexicons))
+        loaded._gazetteer = gazetteer_from_lexicons(loaded._lexicons[d] for d in sorted(loaded._lexicons))
         return loaded

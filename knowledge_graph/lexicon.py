@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.types import Chunk
 from knowledge_graph.entities import (
     COLOURS,
     Entity,
+    Gazetteer,
     is_model_code,
     norm_key,
     normalise_error_code,
     normalise_version,
     pattern_mentions,
 )
-from retrieval.types import Chunk
 
 _PHRASE_RE = re.compile(r"(?<![\w-])([A-Z]{1,4}\d{1,4}[A-Z]?)((?:[ ]+[A-Z][A-Za-z]*){1,3})")
 _STOPWORDS = frozenset(
@@ -190,3 +191,16 @@ def merge_lexicons(lexicons: list[DocLexicon]) -> tuple[Entity, ...]:
         kind = classify_name(name)
         entities.append(Entity(f"{kind}:{slug(name)}", kind, name, tuple(sorted(counter))))
     return tuple(sorted(entities, key=lambda e: e.id))
+
+
+def gazetteer_from_lexicons(lexicons: Iterable[DocLexicon]) -> Gazetteer:
+    """The gazetteer learnt from every document's declarations."""
+    return Gazetteer(merge_lexicons(list(lexicons)))
+
+
+def gazetteer_from_chunks(chunks: Iterable[Chunk]) -> Gazetteer:
+    """The gazetteer of a set of chunks, grouped by document."""
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    return gazetteer_from_lexicons(lexicon_of(doc_chunks) for doc_chunks in by_doc.values())

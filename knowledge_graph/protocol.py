@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from core.errors import ConfigError
+from core.types import Chunk
 from knowledge_graph.entities import Entity, EntityMention
-from retrieval.errors import ConfigError
-from retrieval.types import Chunk
 
 RELATIONS: tuple[str, ...] = (
     "mentions",  # chunk -> entity

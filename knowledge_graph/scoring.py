@@ -28,8 +28,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from retrieval.errors import ConfigError
-from retrieval.textnorm import tokens
+from core.errors import ConfigError
+from core.textnorm import tokens
 
 DEFAULT_TYPE_PRIORS: Mapping[str, float] = {
     "error_code": 1.0,

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import InputError
-from retrieval.types import MODALITIES, Modality, leading_modality
+from core.errors import InputError
+from core.types import MODALITIES, Modality, leading_modality
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,18 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from core.config import Limits
+from core.errors import InputError
+from core.types import Chunk, Record, Waveform
 from retrieval import injection, sounds
-from retrieval.config import Limits
 from retrieval.documents.loaders import load_chunks
 from retrieval.documents.walk import KBFile, discover
 from retrieval.embedders.protocol import Embedder
-from retrieval.errors import InputError
 from retrieval.manifest import FileEntry, Manifest, content_hash
 from retrieval.media import load_audio, load_image
 from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.stores.protocol import VectorStore
-from retrieval.types import Chunk, Record, Waveform
 
 log = logging.getLogger(__name__)
 

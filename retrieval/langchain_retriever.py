@@ -13,8 +13,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from core.types import SearchFilter
 from retrieval.retriever import MAX_TOP_K, Query, Retriever
-from retrieval.types import SearchFilter
 
 
 class SupportKBRetriever(BaseRetriever):

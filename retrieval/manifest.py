@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retrieval.errors import InputError
+from core.errors import InputError
 
 MANIFEST_VERSION = 1
 

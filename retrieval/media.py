@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from retrieval.config import Limits
-from retrieval.errors import InputError
-from retrieval.types import Waveform
+from core.config import Limits
+from core.errors import InputError
+from core.types import Waveform
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(

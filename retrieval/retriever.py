@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
+from core.errors import InputError
+from core.types import RRF_K, Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
 from retrieval.embedders.protocol import Embedder
-from retrieval.errors import InputError
 from retrieval.stores.protocol import DenseQuery, VectorStore
-from retrieval.types import RRF_K, Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
 
 MAX_TOP_K = 100
 

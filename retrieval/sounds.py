@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.types import Waveform
+from core.types import Waveform
 
 FRAME = 512  # 32 ms at 16 kHz
 HOP = 160  # 10 ms

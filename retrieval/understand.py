@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.config import Limits
+from core.errors import InputError, ModelMissingError
 from retrieval import sounds
 from retrieval.asr.protocol import Transcriber, Transcript
-from retrieval.config import Limits
-from retrieval.errors import InputError, ModelMissingError
 from retrieval.media import load_audio, load_image
 from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import OcrResult, ScreenshotReader

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.types import Waveform
 from retrieval.embedders.protocol import Embedder
-from retrieval.types import Waveform
 
 SAMPLE_RATE = 16000
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core.types import Chunk, Hit, Modality, Record, SearchFilter
 from retrieval.stores.protocol import DenseQuery, VectorStore
-from retrieval.types import Chunk, Hit, Modality, Record, SearchFilter
 
 DIM = 8
 RRF_K = 60

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.runtime import open_runtime
 from chatbot.abstention import AbstentionPolicy, coverage, judge, query_terms, topic_terms
 from chatbot.engine import ChatEngine
 from chatbot.generators.extractive import ExtractiveGenerator
-from chatbot.runtime import open_runtime
+from core.config import Settings
+from core.errors import ConfigError
+from core.types import Hit, SourceScore, Waveform
 from retrieval.asr.protocol import Segment, Transcript
-from retrieval.config import Settings
-from retrieval.errors import ConfigError
 from retrieval.ocr.fields import parse_fields
 from retrieval.ocr.protocol import OcrLine, OcrResult, ScreenshotFields
 from retrieval.retriever import Query
-from retrieval.types import Hit, SourceScore, Waveform
 from retrieval.understand import Understanding
 
 # Near-domain questions a support bot must not answer from the sample KB (none is in data/eval).

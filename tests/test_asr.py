@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.config import ENV_ASR_MODEL
+from core.errors import ChecksumError, ConfigError, InputError, ModelMissingError
+from core.types import Waveform
 from retrieval.asr.factory import make_transcriber
 from retrieval.asr.faster_whisper import FasterWhisperTranscriber, ct2_device
 from retrieval.asr.openai_whisper import OpenAIWhisperTranscriber
@@ -26,9 +29,6 @@ from retrieval.asr.protocol import (
     confidence_of,
     samples_for_whisper,
 )
-from retrieval.config import ENV_ASR_MODEL
-from retrieval.errors import ChecksumError, ConfigError, InputError, ModelMissingError
-from retrieval.types import Waveform
 
 RATE = 16_000
 SENTENCE = "my router keeps beeping and the light is red"
@@ -52,7 +52,7 @@ def _overlap(reference: str, hypothesis: str) -> float:
 def _decode_16k(path: Path) -> Waveform:
     """The wav as 16 kHz mono: via retrieval.media when present, else soundfile + torchaudio."""
     try:
-        from retrieval.config import Limits
+        from core.config import Limits
         from retrieval.media import load_audio
     except ImportError:
         import soundfile as sf

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.cli import main
+from app.cli import main
 from chatbot.engine import HANDOFF_MESSAGE
 from chatbot.finetune.data import Example, Passage, write_examples
 from chatbot.generators.protocol import ABSTAIN_TEXT

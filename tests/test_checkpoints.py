@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import checkpoints
-from retrieval.checkpoints import Checkpoint, UnverifiedCheckpointWarning
-from retrieval.config import ENV_MODEL_DIR
-from retrieval.errors import ChecksumError, ConfigError, ModelMissingError
+from core import checkpoints
+from core.checkpoints import Checkpoint, UnverifiedCheckpointWarning
+from core.config import ENV_MODEL_DIR
+from core.errors import ChecksumError, ConfigError, ModelMissingError
 
 PAYLOAD = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: several download chunks
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.cli import main
+from app.cli import main
 
 pytestmark = pytest.mark.usefixtures("empty_model_dir")
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import Limits, Settings
-from retrieval.errors import ConfigError
-from retrieval.types import SearchFilter
+from core.config import Limits, Settings
+from core.errors import ConfigError
+from core.types import SearchFilter
 
 
 def test_precedence_env_then_flags() -> None:

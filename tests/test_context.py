@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from core.errors import ConfigError
+from core.types import Chunk
 from knowledge_graph.context import ContextOptions, ConversationContext, ResolvedQuery, TurnInput
 from knowledge_graph.graph import NetworkxGraph
-from retrieval.errors import ConfigError
-from retrieval.types import Chunk
 
 
 def _chunk(

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
-from chatbot.runtime import Runtime, open_runtime
-from retrieval.config import Settings
+from core.config import Settings
 from retrieval.ocr.protocol import OcrResult, ScreenshotFields, ScreenshotReader
 from retrieval.ocr.rapidocr import RapidOcrReader
 

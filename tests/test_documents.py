@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import Limits
+from core.config import Limits
+from core.errors import ConfigError, InputError
+from core.types import Chunk
 from retrieval.documents.chunking import (
     DEFAULT_DENSE_CHARS,
     cap_words,
@@ -18,8 +20,6 @@ from retrieval.documents.chunking import (
 from retrieval.documents.frontmatter import parse_front_matter, split_front_matter
 from retrieval.documents.loaders import ChunkOptions, load_chunks
 from retrieval.documents.walk import KBFile, discover
-from retrieval.errors import ConfigError, InputError
-from retrieval.types import Chunk
 
 LIMITS = Limits()
 

@@ -14,16 +14,16 @@ import pytest
 import soundfile as sf
 import torch
 
-from retrieval.checkpoints import Checkpoint
-from retrieval.config import Limits, Settings
-from retrieval.devices import best_device, default_dtype
+from core.checkpoints import Checkpoint
+from core.config import Limits, Settings
+from core.devices import best_device, default_dtype
+from core.errors import ConfigError, InputError, ModelMissingError
+from core.types import Waveform
 from retrieval.embedders import preprocess
 from retrieval.embedders.factory import DEFAULT_DIM, make_embedder
 from retrieval.embedders.imagebind import HUGE, ImageBindEmbedder, build_imagebind, import_imagebind_model
 from retrieval.embedders.protocol import Embedder
-from retrieval.errors import ConfigError, InputError, ModelMissingError
 from retrieval.media import load_audio, load_image
-from retrieval.types import Waveform
 from tests.contract_embedder import EmbedderContract, sample_images, sample_texts, sample_waveforms
 from tests.tiny_models import TINY_ARCH, tiny_imagebind_embedder, tiny_imagebind_model
 
@@ -245,8 +245,8 @@ def test_factory_builds_imagebind_lazily_and_rejects_unknown_names(tmp_path: Pat
 
 def test_importing_the_backend_imports_neither_torch_nor_imagebind() -> None:
     code = (
-        "import sys, retrieval.embedders.factory, retrieval.embedders.imagebind, retrieval.checkpoints, "
-        "retrieval.devices, retrieval.media\n"
+        "import sys, retrieval.embedders.factory, retrieval.embedders.imagebind, core.checkpoints, "
+        "core.devices, retrieval.media\n"
         "bad = [m for m in ('torch', 'imagebind', 'pytorchvideo') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

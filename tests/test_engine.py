@@ -13,14 +13,14 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from app.runtime import Runtime, open_runtime
 from chatbot.engine import HANDOFF_MESSAGE, ChatEngine, EngineOptions
 from chatbot.generators.extractive import LABEL, ExtractiveGenerator
 from chatbot.generators.prompt import INSTRUCTION
 from chatbot.generators.t5 import T5Generator
-from chatbot.runtime import Runtime, open_runtime
 from chatbot.sessions import SessionLimits
-from retrieval.config import Settings
-from retrieval.errors import InputError
+from core.config import Settings
+from core.errors import InputError
 from tests.tiny_t5 import tiny_t5, tiny_tokenizer, wordy_generation
 
 DOCS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.errors import InputError
+from core.errors import InputError
 from retrieval.evaluation import CaseOutcome, EvalCase, EvalTurn, evaluate, format_table, load_cases, score
 
 

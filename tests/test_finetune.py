@@ -20,8 +20,8 @@ from chatbot.finetune.metrics import citation_accuracy, citation_correct, lcs_le
 from chatbot.finetune.train import FinetuneOptions, finetune, latest_checkpoint, split_examples
 from chatbot.generators.grounding import parse_citations
 from chatbot.generators.protocol import ABSTAIN_TEXT
-from retrieval.errors import ConfigError, InputError
-from retrieval.types import Chunk
+from core.errors import ConfigError, InputError
+from core.types import Chunk
 from tests.tiny_t5 import save_tiny_t5
 
 RESET = "To reset the X200 router, hold the reset button for ten seconds."
@@ -303,7 +303,8 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(
 
 
 def test_data_command_converts_a_bitext_csv(tmp_path: Path) -> None:
-    from chatbot.finetune.data import load_examples, main
+    from chatbot.finetune.data import load_examples
+    from chatbot.finetune.make_data import main
 
     csv_path = tmp_path / "bitext.csv"
     rows = [

@@ -20,8 +20,8 @@ from chatbot.generators.protocol import (
     evidence_from_hits,
 )
 from chatbot.generators.t5 import T5Generator
-from retrieval.errors import ConfigError, InputError, ModelMissingError
-from retrieval.types import Hit
+from core.errors import ConfigError, InputError, ModelMissingError
+from core.types import Hit
 from tests.tiny_t5 import save_tiny_t5, tiny_tokenizer
 
 RESET = Evidence(

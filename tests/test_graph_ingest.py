@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from chatbot.cli import main
-from chatbot.runtime import Runtime, open_runtime
+from app.cli import main
+from app.runtime import Runtime, open_runtime
+from core.config import Settings
 from knowledge_graph.graph import NetworkxGraph
-from retrieval.config import Settings
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chatbot.runtime import Runtime, open_runtime
-from retrieval.config import Settings
+from app.runtime import Runtime, open_runtime
+from core.config import Settings
 from retrieval.retriever import Query
 from tests.tiny_models import tiny_imagebind_embedder
 
@@ -148,7 +148,7 @@ def test_a_good_file_that_turns_corrupt_keeps_its_old_version(runtime: Runtime, 
 
 
 def test_missing_kb_folder_is_a_clear_error(runtime: Runtime, tmp_path: Path) -> None:
-    from retrieval.errors import InputError
+    from core.errors import InputError
 
     with pytest.raises(InputError, match="does not exist"):
         _ingest(runtime, tmp_path / "nope")

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
 from chatbot.generators.extractive import ExtractiveGenerator
-from chatbot.runtime import Runtime, open_runtime
+from core.config import Settings
 from retrieval import injection
-from retrieval.config import Settings
 from retrieval.ingest import IngestReport
 from retrieval.retriever import Query
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import ConfigError, InputError
+from core.types import Chunk
 from knowledge_graph.entities import (
     Entity,
-    Gazetteer,
     entity_from_id,
     normalise_error_code,
     normalise_version,
@@ -19,9 +20,8 @@ from knowledge_graph.entities import (
 )
 from knowledge_graph.factory import load_graph, make_graph
 from knowledge_graph.graph import NetworkxGraph
+from knowledge_graph.lexicon import gazetteer_from_chunks
 from knowledge_graph.protocol import ContextGraph, GraphHit, graph_candidates
-from retrieval.errors import ConfigError, InputError
-from retrieval.types import Chunk
 
 
 def make_chunk(
@@ -178,7 +178,7 @@ def test_patterns_in_running_text() -> None:
 
 
 def test_gazetteer_aliases_and_editions() -> None:
-    gaz = Gazetteer.from_chunks([*doc_a(), *doc_b(), *doc_c(), *doc_d()])
+    gaz = gazetteer_from_chunks([*doc_a(), *doc_b(), *doc_c(), *doc_d()])
     x200 = gaz.get("product:X200")
     assert x200 is not None and x200.name == "X200 Router"  # the name is learnt from the KB text
     assert x200.attr("editions") == "blue,white"

@@ -9,8 +9,8 @@ import pytest
 from langchain_core.documents import Document
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from chatbot.runtime import Runtime, open_runtime
-from retrieval.config import Settings
+from app.runtime import Runtime, open_runtime
+from core.config import Settings
 from retrieval.langchain_retriever import SupportKBRetriever
 
 _state: dict[str, Runtime] = {}

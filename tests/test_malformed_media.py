@@ -24,10 +24,10 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from chatbot.cli import main
-from chatbot.runtime import open_runtime
-from retrieval.config import Limits, Settings
-from retrieval.errors import InputError
+from app.cli import main
+from app.runtime import open_runtime
+from core.config import Limits, Settings
+from core.errors import InputError
 from retrieval.ingest import IngestReport
 from retrieval.media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from retrieval.understand import InputReader

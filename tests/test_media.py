@@ -16,8 +16,8 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from retrieval.config import Limits
-from retrieval.errors import InputError
+from core.config import Limits
+from core.errors import InputError
 from retrieval.media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, load_audio, load_image
 
 LIMITS = Limits()

@@ -21,9 +21,9 @@ from types import ModuleType
 
 import pytest
 
-from chatbot.cli import main
-from chatbot.runtime import Runtime, open_runtime
-from retrieval.config import Settings
+from app.cli import main
+from app.runtime import Runtime, open_runtime
+from core.config import Settings
 from retrieval.ocr.fields import search_text
 from retrieval.retriever import Query
 from retrieval.understand import LOW_ASR_CONFIDENCE, Understanding

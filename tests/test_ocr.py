@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from retrieval.errors import ConfigError, InputError, ModelMissingError
+from core.errors import ConfigError, InputError, ModelMissingError
 from retrieval.ocr.factory import DEFAULT_READER, make_reader
 from retrieval.ocr.fields import build_result, normalise_error_code, parse_fields, reading_order
 from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, ScreenshotFields, ScreenshotReader, to_rgb

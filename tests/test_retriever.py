@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.types import Hit, Modality
 from retrieval.retriever import MEDIA_PRIOR, _prefer_documents
-from retrieval.types import Hit, Modality
 
 
 def _hit(doc_id: str, modality: Modality, score: float) -> Hit:

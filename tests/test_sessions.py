@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from chatbot.sessions import Session, SessionLimits, SessionStore, new_session_id
+from core.errors import ConfigError, InputError
 from knowledge_graph.factory import make_graph
-from retrieval.errors import ConfigError, InputError
 
 
 class FakeClock:

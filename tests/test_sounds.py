@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.config import Limits
+from core.types import Waveform
 from retrieval import sounds
-from retrieval.config import Limits
 from retrieval.media import load_audio
-from retrieval.types import Waveform
 from retrieval.understand import InputReader
 
 RATE = 16_000

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import Settings
-from retrieval.errors import InputError, StoreError
+from core.config import Settings
+from core.errors import InputError, StoreError
+from core.types import Record, SearchFilter
 from retrieval.stores import filters
 from retrieval.stores import milvus as milvus_module
 from retrieval.stores.factory import make_store
 from retrieval.stores.milvus import MilvusStore
 from retrieval.stores.milvus_schema import TEXT_MAX_BYTES, truncate_utf8
 from retrieval.stores.protocol import DenseQuery, VectorStore
-from retrieval.types import Record, SearchFilter
 from tests.contract_vector_store import DIM, VectorStoreContract, corpus_records, make_record, one_hot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -189,7 +189,7 @@ def test_reopen_keeps_the_data(tmp_path: Path) -> None:
 def test_second_process_gets_in_use_error(lite_uri: str, shared_store: MilvusStore) -> None:
     code = textwrap.dedent(
         f"""
-        from retrieval.errors import StoreError
+        from core.errors import StoreError
         from retrieval.stores.milvus import MilvusStore
         try:
             MilvusStore({lite_uri!r}, collection="contract", dim={DIM}).open()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chatbot.traces import TraceStore, TurnFilter, eval_case
-from retrieval.errors import InputError
+from core.errors import InputError
 from retrieval.evaluation import load_cases
 
 DAY = 86_400.0

@@ -12,14 +12,14 @@ import gradio as gr
 import pytest
 
 import ui  # noqa: F401  (gradio analytics off)
+from app.runtime import Runtime
+from app.serve import GENERATOR_FALLBACK, open_engine, serve
 from chatbot.engine import ChatEngine
-from chatbot.runtime import Runtime
 from chatbot.traces import TurnFilter
-from retrieval.errors import ConfigError, InputError, ModelMissingError
+from core.errors import ConfigError, InputError, ModelMissingError
 from tests.browser.harness import SAMPLE_KB, open_tiny_runtime, tiny_settings
 from ui import render
 from ui.chat_view import THUMBS_DOWN, ChatConfig, ChatController, ChatState
-from ui.serve import GENERATOR_FALLBACK, open_engine, serve
 from ui.staff_view import ALL_CONVERSATIONS, StaffController
 
 pytestmark = pytest.mark.slow  # Milvus Lite + ingest of a small KB (a few seconds)

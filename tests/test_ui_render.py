@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 import ui  # noqa: F401  (gradio analytics off before anything imports gradio)
+from app.serve import staff_login_from_env
 from chatbot.engine import HANDOFF_MESSAGE
-from retrieval.config import Settings
-from retrieval.errors import ConfigError, InputError
+from core.config import Settings
+from core.errors import ConfigError, InputError
 from ui import render
 from ui.app import AppOptions, StaffLogin, blocked_paths
 from ui.charts import graph_picture, parse_path, timings_chart
-from ui.serve import staff_login_from_env
 from ui.trace_view import fused_rows, make_filter, parse_day, source_rows
 
 

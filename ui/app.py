@@ -22,9 +22,9 @@ from fastapi.responses import PlainTextResponse
 from gradio.utils import get_upload_folder
 
 from chatbot.engine import ChatEngine
-from retrieval import checkpoints
-from retrieval.config import Settings
-from retrieval.errors import ConfigError
+from core import checkpoints
+from core.config import Settings
+from core.errors import ConfigError
 from ui.chat_view import ChatConfig, build_chat_blocks
 from ui.staff_view import build_staff_blocks
 

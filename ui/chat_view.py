@@ -21,7 +21,7 @@ import gradio as gr
 
 from chatbot.engine import ChatEngine
 from chatbot.sessions import new_session_id
-from retrieval.errors import InputError, SupportbotError
+from core.errors import InputError, SupportbotError
 from ui import render
 
 THUMBS_UP = "up"

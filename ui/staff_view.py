@@ -14,7 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from chatbot.traces import TraceStore
-from retrieval.errors import SupportbotError
+from core.errors import SupportbotError
 from ui import trace_view as tv
 
 ALL_CONVERSATIONS = "(all conversations)"

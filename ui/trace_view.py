@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from chatbot.traces import TraceStore, TurnFilter, TurnRow, eval_case
-from retrieval.errors import InputError
+from core.errors import InputError
 from ui.charts import graph_picture, timings_chart
 
 SESSION_HEADERS = ["conversation", "turns", "started", "last activity", "handoffs", "thumbs down"]

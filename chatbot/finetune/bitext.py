@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from chatbot.finetune.data import MAX_PASSAGE_WORDS, Example, Passage, assemble, cap_words, lead
-from retrieval.errors import InputError
+from core.errors import InputError
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 PLACEHOLDER_VALUES: Mapping[str, str] = {

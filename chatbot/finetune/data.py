@@ -7,7 +7,7 @@ cites them as [n]. An abstention example cites nothing and answers ABSTAIN_TEXT.
 * `chatbot.finetune.bitext.bitext_to_examples` turns the Bitext customer-support CSV into examples.
 * `kb_examples` writes question/answer examples from knowledge-base chunks (FAQ rows and document
   sections), plus abstentions (out-of-scope questions, and in-scope ones whose passage is missing).
-  `kb_training_file` (also `python -m chatbot.finetune.data KB_DIR OUT.jsonl`) writes them to a file.
+  `kb_training_file` (also `python -m chatbot.finetune.make_data KB_DIR OUT.jsonl`) writes them to a file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,8 @@ from typing import Any
 from chatbot.generators.extractive import passage_body, split_sentences
 from chatbot.generators.grounding import parse_citations
 from chatbot.generators.protocol import ABSTAIN_TEXT, Evidence, GenerationRequest
-from retrieval.errors import InputError
-from retrieval.types import Chunk
+from core.errors import InputError
+from core.types import Chunk
 
 KNOWN_KEYS = frozenset({"question", "history", "evidence", "answer", "id", "source"})
 MAX_PASSAGE_WORDS = 120
@@ -281,7 +280,7 @@ def kb_training_file(
     kb_dir: Path, out_path: Path, *, abstentions: int = 24, seed: int = 0
 ) -> tuple[int, int]:
     """Load a KB folder's documents and tables, write `kb_examples` to `out_path`; (examples, abstentions)."""
-    from retrieval.config import Limits
+    from core.config import Limits
     from retrieval.documents.loaders import load_chunks
     from retrieval.documents.walk import discover
 
@@ -292,36 +291,3 @@ def kb_training_file(
     examples = kb_examples(chunks, abstentions=abstentions, seed=seed)
     write_examples(out_path, examples)
     return len(examples), sum(e.abstention for e in examples)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m chatbot.finetune.data SOURCE OUT.jsonl [--limit N]`: SOURCE is a KB folder (examples
-    written from its FAQ rows and documents, plus abstentions) or a Bitext-format CSV (instruction ->
-    response, with distractor passages)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    limit: int | None = None
-    if "--limit" in args:
-        at = args.index("--limit")
-        limit = int(args[at + 1])
-        del args[at : at + 2]
-    if len(args) != 2:
-        print(
-            "usage: python -m chatbot.finetune.data KB_DIR|BITEXT.csv OUT.jsonl [--limit N]",
-            file=sys.stderr,
-        )
-        return 2
-    source, out = Path(args[0]), Path(args[1])
-    if source.is_file() and source.suffix.lower() == ".csv":
-        from chatbot.finetune.bitext import bitext_to_examples
-
-        examples = bitext_to_examples(source, limit=limit)
-        total = write_examples(out, examples)
-        abstaining = sum(e.abstention for e in examples)
-    else:
-        total, abstaining = kb_training_file(source, out)
-    print(f"wrote {total} examples ({abstaining} abstentions) to {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

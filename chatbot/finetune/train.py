@@ -28,7 +28,7 @@ from chatbot.finetune.metrics import citation_accuracy, mean_rouge_l
 from chatbot.generators.grounding import parse_citations
 from chatbot.generators.prompt import DEFAULT_MAX_TOKENS, build_prompt, tokenizer_counter
 from chatbot.generators.t5 import DEFAULT_MODEL, resolve_model_path
-from retrieval.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
     import torch
     from tqdm import tqdm
 
-    from retrieval.devices import best_device
+    from core.devices import best_device
 
     output_dir = Path(options.output_dir)
     train_examples = load_examples(options.train_file)

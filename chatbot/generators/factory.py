@@ -7,7 +7,7 @@ from pathlib import Path
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.generators.protocol import Generator
 from chatbot.generators.t5 import DEFAULT_MODEL, T5Generator
-from retrieval.errors import ConfigError
+from core.errors import ConfigError
 
 GENERATORS: tuple[str, ...] = ("t5", "extractive")
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from core.errors import InputError
+from core.types import Hit
 from retrieval import injection
-from retrieval.errors import InputError
-from retrieval.types import Hit
 
 ABSTAIN_TEXT = "I can't answer that reliably from our support knowledge."
 

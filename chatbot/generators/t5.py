@@ -20,8 +20,8 @@ from typing import Any
 from chatbot.generators.grounding import DEFAULT_THRESHOLD, finish_answer
 from chatbot.generators.prompt import DEFAULT_MAX_TOKENS, PackedPrompt, build_prompt, tokenizer_counter
 from chatbot.generators.protocol import Answer, AnswerStream, GenerationRequest
-from retrieval.config import ENV_MODEL_DIR
-from retrieval.errors import ConfigError, ModelMissingError
+from core.config import ENV_MODEL_DIR
+from core.errors import ConfigError, ModelMissingError
 
 DEFAULT_MODEL = "google/flan-t5-base"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -31,9 +31,9 @@ _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _model_root(explicit: Path | None) -> Path:
-    """Where weights live: retrieval.checkpoints.model_dir when present, else the same rule privately."""
+    """Where weights live: core.checkpoints.model_dir when present, else the same rule privately."""
     try:
-        from retrieval.checkpoints import model_dir
+        from core.checkpoints import model_dir
     except ImportError:  # pragma: no cover - the module ships with the project; kept for partial installs
         if explicit is not None:
             return Path(explicit).expanduser().absolute()
@@ -130,7 +130,7 @@ class T5Generator:
             return
         import torch
 
-        from retrieval.devices import best_device
+        from core.devices import best_device
 
         device = best_device(self.device)
         dtype = torch.float32

@@ -10,11 +10,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from core.config import ENV_ASR_MODEL
+from core.errors import ConfigError
 from retrieval.asr.faster_whisper import FasterWhisperTranscriber
 from retrieval.asr.openai_whisper import OpenAIWhisperTranscriber
 from retrieval.asr.protocol import Transcriber
-from retrieval.config import ENV_ASR_MODEL
-from retrieval.errors import ConfigError
 
 DEFAULT_BACKEND = "faster-whisper"
 BACKENDS = ("faster-whisper", "openai-whisper")

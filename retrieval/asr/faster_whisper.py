@@ -15,11 +15,11 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.checkpoints import model_dir as resolve_model_dir
+from core.config import ENV_ASR_MODEL
+from core.errors import ConfigError, ModelMissingError
+from core.types import Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
-from retrieval.checkpoints import model_dir as resolve_model_dir
-from retrieval.config import ENV_ASR_MODEL
-from retrieval.errors import ConfigError, ModelMissingError
-from retrieval.types import Waveform
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

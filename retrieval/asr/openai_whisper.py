@@ -14,12 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.checkpoints import model_dir as resolve_model_dir
+from core.checkpoints import sha256_of
+from core.config import ENV_ASR_MODEL
+from core.errors import ChecksumError, ConfigError, ModelMissingError
+from core.types import Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
-from retrieval.checkpoints import model_dir as resolve_model_dir
-from retrieval.checkpoints import sha256_of
-from retrieval.config import ENV_ASR_MODEL
-from retrieval.errors import ChecksumError, ConfigError, ModelMissingError
-from retrieval.types import Waveform
 
 if TYPE_CHECKING:
     from whisper.model import Whisper
@@ -88,7 +88,7 @@ class OpenAIWhisperTranscriber:
             return
         import whisper
 
-        from retrieval.devices import best_device
+        from core.devices import best_device
 
         path, expected = self.checkpoint_path()
         if expected is not None:

@@ -20,8 +20,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from retrieval.errors import ConfigError, InputError
-from retrieval.types import Waveform
+from core.errors import ConfigError, InputError
+from core.types import Waveform
 
 SAMPLE_RATE = 16_000
 MAX_BEAM_SIZE = 16

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from retrieval.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_MAX_CHARS = 1200
 DEFAULT_DENSE_CHARS = 200  # ~77 CLIP BPE tokens of English prose

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from retrieval.errors import InputError
+from core.errors import InputError
 
 _OPEN = re.compile(r"\A\ufeff?---[ \t]*\r?\n")
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)

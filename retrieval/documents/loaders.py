@@ -14,7 +14,8 @@ file's relative POSIX path.
 
 from __future__ import annotations
 
-from retrieval.config import Limits
+from core.config import Limits
+from core.errors import InputError
 from retrieval.documents.media_items import load_media
 from retrieval.documents.reading import ChunkOptions, LoadResult
 from retrieval.documents.tables import load_csv
@@ -27,7 +28,6 @@ from retrieval.documents.text import (
     load_pdf,
 )
 from retrieval.documents.walk import KBFile, supported_extensions
-from retrieval.errors import InputError
 
 __all__ = ["ChunkOptions", "LoadResult", "load_chunks"]
 

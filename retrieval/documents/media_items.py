@@ -10,7 +10,9 @@ checked.
 
 from __future__ import annotations
 
-from retrieval.config import Limits
+from core.config import Limits
+from core.errors import InputError
+from core.types import Chunk, Modality
 from retrieval.documents.chunking import DEFAULT_DENSE_CHARS, cap_words, dense_text_for
 from retrieval.documents.frontmatter import FrontMatter, parse_front_matter, split_front_matter
 from retrieval.documents.reading import (
@@ -23,8 +25,6 @@ from retrieval.documents.reading import (
     read_path_bytes,
 )
 from retrieval.documents.walk import KBFile
-from retrieval.errors import InputError
-from retrieval.types import Chunk, Modality
 
 
 def _sidecar(kb_file: KBFile, limits: Limits) -> tuple[FrontMatter, str]:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrieval.config import Limits
+from core.config import Limits
+from core.errors import ConfigError, InputError
+from core.types import Chunk
 from retrieval.documents.chunking import DEFAULT_MAX_CHARS
 from retrieval.documents.frontmatter import FrontMatter
 from retrieval.documents.walk import KBFile
-from retrieval.errors import ConfigError, InputError
-from retrieval.types import Chunk
 
 MAX_NONPRINTABLE_RATIO = 0.30
 _ALLOWED_CONTROL = frozenset("\n\r\t\f\v")

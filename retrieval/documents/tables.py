@@ -15,13 +15,13 @@ from __future__ import annotations
 import csv
 import io
 
-from retrieval.config import Limits
+from core.config import Limits
+from core.errors import InputError
+from core.types import Chunk
 from retrieval.documents.chunking import cap_words, dense_text_for
 from retrieval.documents.frontmatter import FrontMatter, string_list
 from retrieval.documents.reading import LoadResult, check_chars, decode_text, metadata, read_bytes
 from retrieval.documents.walk import KBFile
-from retrieval.errors import InputError
-from retrieval.types import Chunk
 
 QUESTION_COLUMNS = ("question", "instruction")
 ANSWER_COLUMNS = ("answer", "response")

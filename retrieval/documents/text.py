@@ -7,7 +7,9 @@ import re
 
 from pypdf import PdfReader
 
-from retrieval.config import Limits
+from core.config import Limits
+from core.errors import InputError
+from core.types import Chunk
 from retrieval.documents.chunking import Block, Section, chunk_blocks, markdown_blocks
 from retrieval.documents.frontmatter import FrontMatter, parse_front_matter, split_front_matter
 from retrieval.documents.html_text import html_blocks
@@ -21,8 +23,6 @@ from retrieval.documents.reading import (
     read_bytes,
 )
 from retrieval.documents.walk import KBFile
-from retrieval.errors import InputError
-from retrieval.types import Chunk
 
 MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".txt"})
 HTML_EXTENSIONS = frozenset({".html", ".htm"})

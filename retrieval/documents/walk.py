@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from retrieval.errors import InputError
+from core.errors import InputError
 from retrieval.media import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 
 FileKind = Literal["document", "table", "image", "audio", "unknown"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from retrieval.config import Settings
+from core.config import Settings
+from core.errors import ConfigError
 from retrieval.embedders.protocol import Embedder
-from retrieval.errors import ConfigError
 
 # Vector width of the default backend (imagebind_huge); stores created before an embedder is loaded use it.
 DEFAULT_DIM = 1024

@@ -1,7 +1,7 @@
 """The ImageBind embedder backend: text, images and audio into ImageBind's shared space.
 
 The constructor is cheap; `load()` resolves the device, builds the network and loads the weights from
-`retrieval.checkpoints.locate()` (never downloading). `embed_*` call `load()` themselves the first time,
+`core.checkpoints.locate()` (never downloading). `embed_*` call `load()` themselves the first time,
 so a forgotten `load()` costs a delay, not an error; call `load()` up front to control when the weights
 are read. Outputs are float32, L2-normalised rows (ImageBind's text and audio heads multiply by a logit
 scale; every modality is renormalised here so all three are unit length).
@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from retrieval import checkpoints
-from retrieval.checkpoints import Checkpoint
-from retrieval.devices import best_device, default_dtype
-from retrieval.errors import ConfigError
-from retrieval.types import Waveform
+from core import checkpoints
+from core.checkpoints import Checkpoint
+from core.devices import best_device, default_dtype
+from core.errors import ConfigError
+from core.types import Waveform
 
 if TYPE_CHECKING:
     import torch
@@ -95,7 +95,7 @@ HUGE = ImageBindArch(
     imu_num_heads=8,
 )
 
-# Which architecture each checkpoint in `retrieval.checkpoints.CHECKPOINTS` holds.
+# Which architecture each checkpoint in `core.checkpoints.CHECKPOINTS` holds.
 ARCHS: dict[str, ImageBindArch] = {"imagebind_huge": HUGE}
 
 

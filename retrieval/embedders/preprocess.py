@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from retrieval.errors import InputError
-from retrieval.types import Waveform
+from core.errors import InputError
+from core.types import Waveform
 
 IMAGE_SIZE = 224
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

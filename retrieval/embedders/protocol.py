@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from retrieval.types import Waveform
+from core.types import Waveform
 
 
 @runtime_checkable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from retrieval.errors import ConfigError
+from core.errors import ConfigError
 from retrieval.ocr.protocol import OcrOptions, ScreenshotReader
 
 # RapidOCR is the default: on the benchmark (bench/ocr_compare.py) it read more accurately and recovered

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
-from retrieval.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from retrieval.errors import ConfigError, ModelMissingError
+from core.errors import ConfigError, ModelMissingError
 from retrieval.ocr.fields import build_result
 from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, to_rgb
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 
-from retrieval.errors import InputError, ModelMissingError
+from core.errors import InputError, ModelMissingError
 from retrieval.ocr.fields import build_result
 from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, to_rgb
 

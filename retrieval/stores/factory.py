@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.config import Settings
+from core.config import Settings
 from retrieval.stores.milvus import MilvusStore
 from retrieval.stores.protocol import VectorStore
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from retrieval.types import SearchFilter
+from core.types import SearchFilter
 
 # Escapes understood by both grammars; any other character (quotes of the other kind, unicode,
 # control characters other than CR/LF/TAB) is fine inside a double-quoted literal.

@@ -20,8 +20,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from retrieval import textnorm
-from retrieval.errors import InputError, StoreError
+from core import textnorm
+from core.errors import InputError, StoreError
+from core.types import MODALITIES, RRF_K, Hit, Record, SearchFilter, SourceScore
 from retrieval.stores import filters, milvus_lite, milvus_schema
 from retrieval.stores.milvus_schema import (
     DOC_ID_MAX_BYTES,
@@ -33,7 +34,6 @@ from retrieval.stores.milvus_schema import (
     truncate_utf8,
 )
 from retrieval.stores.protocol import DenseQuery
-from retrieval.types import MODALITIES, RRF_K, Hit, Record, SearchFilter, SourceScore
 
 _WRITE_BATCH = 128
 _DELETE_BATCH = 256

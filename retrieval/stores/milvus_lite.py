@@ -15,7 +15,7 @@ import os
 import threading
 from pathlib import Path
 
-from retrieval.errors import StoreError
+from core.errors import StoreError
 
 LOCK_FILE = "LOCK"
 

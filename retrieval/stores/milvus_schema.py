@@ -2,7 +2,7 @@
 and turning a returned entity into a `Hit`.
 
 Fields: id, doc_id, chunk_id, modality, text (shown), terms (what BM25 indexes: `text` normalised by
-`retrieval.textnorm`, because Milvus Lite ignores analyzer filters), source, metadata (JSON),
+`core.textnorm`, because Milvus Lite ignores analyzer filters), source, metadata (JSON),
 has_dense, dense (FLOAT_VECTOR, HNSW/COSINE) and sparse (filled by Milvus's BM25 function).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from retrieval.types import Hit, Modality, SourceScore
+from core.types import Hit, Modality, SourceScore
 
 TEXT_MAX_BYTES = 16384
 DOC_ID_MAX_BYTES = 1024

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from retrieval.types import Hit, Record, SearchFilter
+from core.types import Hit, Record, SearchFilter
 
 
 @dataclass(frozen=True)

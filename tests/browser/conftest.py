@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.runtime import Runtime
 from chatbot.engine import ChatEngine
-from chatbot.runtime import Runtime
 from tests.browser.harness import SAMPLE_KB, STAFF_PASSWORD, STAFF_USER, open_tiny_runtime
 
 UPLOAD_LIMIT = 2 * 1024 * 1024
@@ -30,8 +30,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if not SAMPLE_KB.is_dir():
         pytest.skip("sample KB data/kb not present")
     import ui  # noqa: F401  (turns gradio analytics off before gradio is imported)
+    from app.serve import AppServer, open_engine
     from ui.app import AppOptions, StaffLogin, build_app
-    from ui.serve import AppServer, open_engine
 
     root = tmp_path_factory.mktemp("served")
     runtime, kb = open_tiny_runtime(root, asr_model="bundled-tiny.en")

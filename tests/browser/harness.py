@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from chatbot.runtime import Runtime, open_runtime
-from retrieval.config import Settings
+from app.runtime import Runtime, open_runtime
+from core.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_KB = REPO / "data" / "kb"

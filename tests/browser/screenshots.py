@@ -22,10 +22,10 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 def capture(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from chatbot.runtime import open_runtime
-    from retrieval.config import Settings
+    from app.runtime import open_runtime
+    from app.serve import AppServer, open_engine
+    from core.config import Settings
     from ui.app import AppOptions, StaffLogin, build_app
-    from ui.serve import AppServer, open_engine
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="supportbot-shots-") as tmp:

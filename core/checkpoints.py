@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from retrieval.config import ENV_MODEL_DIR
-from retrieval.errors import ChecksumError, ConfigError, ModelMissingError
+from core.config import ENV_MODEL_DIR
+from core.errors import ChecksumError, ConfigError, ModelMissingError
 
 CHUNK_BYTES = 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 60.0

@@ -123,7 +123,7 @@ class SearchFilter:
     def __post_init__(self) -> None:
         bad = [m for m in self.modalities if m not in MODALITIES]
         if bad:
-            from retrieval.errors import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"unknown modality filter {bad!r}; use one of {', '.join(MODALITIES)}")
 

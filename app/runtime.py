@@ -17,14 +17,14 @@ from chatbot.engine import ChatEngine, EngineOptions
 from chatbot.generators.factory import make_generator
 from chatbot.generators.protocol import Generator
 from chatbot.traces import TraceStore
+from core.config import Settings
+from core.errors import ModelMissingError
 from knowledge_graph.factory import load_graph
 from knowledge_graph.protocol import ContextGraph
 from retrieval.asr.factory import make_transcriber
 from retrieval.asr.protocol import Transcriber
-from retrieval.config import Settings
 from retrieval.embedders.factory import make_embedder
 from retrieval.embedders.protocol import Embedder
-from retrieval.errors import ModelMissingError
 from retrieval.ingest import Ingestor, IngestReport
 from retrieval.manifest import Manifest
 from retrieval.ocr.factory import make_reader

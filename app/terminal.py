@@ -16,7 +16,7 @@ from typing import TextIO
 
 from chatbot.engine import ChatEngine, TurnResult
 from chatbot.sessions import new_session_id
-from retrieval.errors import SupportbotError
+from core.errors import SupportbotError
 
 HELP = "Ask a question. /image PATH [text], /audio PATH [text], /human, /trace, /quit"
 

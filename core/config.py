@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import ConfigError
+from core.errors import ConfigError
 
 ENV_MODEL_DIR = "SUPPORTBOT_MODEL_DIR"
 ENV_DATA_DIR = "SUPPORTBOT_DATA_DIR"
@@ -45,7 +45,7 @@ class Settings:
     """Everything a command needs to build its parts.
 
     `milvus_uri` None means Milvus Lite at `<data_dir>/milvus.db`; an `http(s)://` URI means a server.
-    `model_dir` None means the user cache dir (see `retrieval.checkpoints`).
+    `model_dir` None means the user cache dir (see `core.checkpoints`).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR

@@ -21,10 +21,10 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
-from chatbot.runtime import Runtime, open_runtime
-from retrieval.config import Settings
-from retrieval.errors import ConfigError, InputError, ModelMissingError
+from core.config import Settings
+from core.errors import ConfigError, InputError, ModelMissingError
 from ui.app import ENV_STAFF_PASSWORD, ENV_STAFF_USER, STAFF_PATH, AppOptions, StaffLogin, build_app
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Every command exits 0 on success and non-zero with a one-line reason on stderr otherwise
 (`SupportbotError` messages say what to fix). Argument parsing and output live here; the work is
-done by `chatbot.commands`.
+done by `app.commands`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chatbot import commands
-from retrieval.config import Settings
-from retrieval.errors import SupportbotError
+from app import commands
+from core.config import Settings
+from core.errors import SupportbotError
 
 
 def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "supportbot_data") -> None:
@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return commands.demo(settings, host=args.host, port=args.port)
         if args.command == "serve":
-            from ui.serve import serve  # imports gradio; only this command needs it
+            from app.serve import serve  # imports gradio; only this command needs it
 
             return serve(
                 settings,
