@@ -41,9 +41,7 @@ def engine(runtime: Runtime) -> ChatEngine:
 
 @pytest.fixture
 def chat(engine: ChatEngine, tmp_path: Path) -> ChatController:
-    return ChatController(
-        engine, ChatConfig(kb_dir=None, upload_roots=(tmp_path / "uploads",), notices=("n1",))
-    )
+    return ChatController(engine, ChatConfig(kb=None, upload_roots=(tmp_path / "uploads",), notices=("n1",)))
 
 
 def _run(chat: ChatController, message: object, state: ChatState) -> list[tuple[Any, ...]]:

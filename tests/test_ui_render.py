@@ -12,9 +12,11 @@ from app.serve import staff_login_from_env
 from chatbot.engine import HANDOFF_MESSAGE
 from core.config import Settings
 from core.errors import ConfigError, InputError
+from retrieval.manifest import FileEntry, Manifest
 from ui import render
 from ui.app import AppOptions, StaffLogin, blocked_paths
 from ui.charts import graph_picture, parse_path, timings_chart
+from ui.kb_files import KBFiles
 from ui.trace_view import fused_rows, make_filter, parse_day, source_rows
 
 
@@ -36,13 +38,21 @@ def kb(tmp_path: Path) -> Path:
     return root
 
 
-def test_kb_file_maps_doc_ids_and_never_leaves_the_kb(kb: Path) -> None:
-    assert render.kb_file(kb, "shots/e42.png") == (kb / "shots" / "e42.png").resolve()
-    assert render.kb_file(kb, "faq.csv#row-3") == (kb / "faq.csv").resolve()
-    assert render.kb_file(kb, "../secret.png") is None
-    assert render.kb_file(kb, str(kb.parent / "secret.png")) is None
-    assert render.kb_file(kb, "missing.md") is None
-    assert render.kb_file(None, "shots/e42.png") is None
+def _lookup(kb: Path) -> KBFiles:
+    manifest = Manifest(kb.parent / "data" / "manifest.json")
+    for rel in ("shots/e42.png", "sounds/beep.wav", "faq.csv"):
+        manifest.entries[rel] = FileEntry("0" * 64, (rel,), 1, None)
+    manifest.save()
+    return KBFiles(kb, manifest.path)
+
+
+def test_kb_lookup_maps_ingested_doc_ids_and_never_leaves_the_kb(kb: Path) -> None:
+    files = _lookup(kb)
+    assert files.lookup("shots/e42.png") == (kb / "shots" / "e42.png").resolve()
+    assert files.lookup("faq.csv#row-3") == (kb / "faq.csv").resolve()
+    assert files.lookup("../secret.png") is None
+    assert files.lookup(str(kb.parent / "secret.png")) is None
+    assert files.lookup("missing.md") is None
 
 
 def test_citations_are_collapsed_messages_with_image_and_audio_previews(kb: Path) -> None:
@@ -70,7 +80,7 @@ def test_citations_are_collapsed_messages_with_image_and_audio_previews(kb: Path
         },
         {"number": 4, "doc_id": "../secret.png", "title": "nope", "modality": "image", "snippet": "x"},
     ]
-    messages = render.citation_messages(citations, kb)
+    messages = render.citation_messages(citations, _lookup(kb))
     assert [m["metadata"]["title"] for m in messages] == [
         "Source [1] E-42 screen",
         "Source [2] Beep",
@@ -78,7 +88,7 @@ def test_citations_are_collapsed_messages_with_image_and_audio_previews(kb: Path
         "Source [4] nope",
     ]
     assert all(m["metadata"]["status"] == "done" for m in messages)  # collapsed until clicked
-    assert '<img src="gradio_api/file=' in messages[0]["content"] and "e42.png" in messages[0]["content"]
+    assert '<img src="kb/shots/e42.png"' in messages[0]["content"]
     assert "<audio controls" in messages[1]["content"] and "beep.wav" in messages[1]["content"]
     assert "<img" not in messages[2]["content"] and "> Q: refund?" in messages[2]["content"]
     assert "secret" not in messages[3]["content"].replace("../secret.png", "")  # no preview outside the KB

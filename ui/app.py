@@ -5,8 +5,8 @@ separate Blocks with its own login (`gr.mount_gradio_app(..., auth=...)`), becau
 covers a whole app and the chat must stay public; without staff credentials `/staff` only says
 how to enable it. Hardening follows Gradio's own guides: `max_file_size`, a bounded queue,
 concurrency limits on the model-running events, no share link, no analytics, no run history, no
-MCP server, and the data dir, model dir and trace DB listed as blocked paths (only the KB folder
-is an allowed path, for citation previews).
+MCP server, and the data dir, model dir, trace DB and KB folder listed as blocked paths. KB files
+are served only by the `/kb/<doc_id>` route of `ui.kb_files`: ingested files, looked up by doc_id.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from core import checkpoints
 from core.config import Settings
 from core.errors import ConfigError
 from ui.chat_view import ChatConfig, build_chat_blocks
+from ui.kb_files import KBFiles, add_kb_route
 from ui.staff_view import build_staff_blocks
 
 ENV_STAFF_USER = "SUPPORTBOT_STAFF_USER"
@@ -83,9 +84,12 @@ class AppOptions:
             raise ConfigError(f"KB folder {self.kb_dir} does not exist; pass the folder you ingested")
 
 
-def blocked_paths(settings: Settings) -> list[str]:
-    """Never servable: the data dir (index, manifest, graph, trace DB) and the model dir."""
+def blocked_paths(settings: Settings, kb_dir: Path | None = None) -> list[str]:
+    """Never servable by Gradio's file route: the data dir (index, manifest, graph, trace DB), the
+    model dir and the KB folder (its ingested files go through `/kb/<doc_id>` only)."""
     paths = [settings.data_dir, settings.traces_path, checkpoints.model_dir(settings.model_dir)]
+    if kb_dir is not None:
+        paths.append(kb_dir)
     if settings.milvus_uri is not None and settings.milvus_uri.endswith(".db"):
         paths.append(Path(settings.milvus_uri))
     return [str(Path(p).expanduser().resolve()) for p in dict.fromkeys(paths)]
@@ -110,8 +114,8 @@ def build_app(
     """The ASGI app to serve: chat at `/`, staff console at `/staff` (with `options.staff` only)."""
     options = options or AppOptions()
     max_bytes = options.max_file_bytes or settings.limits.max_file_bytes
-    blocked = blocked_paths(settings)
-    allowed = [str(options.kb_dir.resolve())] if options.kb_dir is not None else []
+    blocked = blocked_paths(settings, options.kb_dir)
+    kb = KBFiles(options.kb_dir, settings.manifest_path) if options.kb_dir is not None else None
     roots = tuple(upload_roots) if upload_roots is not None else (Path(get_upload_folder()),)
     common = {
         "server_name": host,
@@ -127,6 +131,7 @@ def build_app(
         "css": CSS,
     }
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    add_kb_route(app, kb)
     mounted: list[gr.Blocks] = []
 
     if options.staff is not None:
@@ -149,11 +154,9 @@ def build_app(
             STAFF_PATH + "/{rest:path}", disabled, methods=["GET", "POST"], include_in_schema=False
         )
 
-    chat = build_chat_blocks(
-        engine, ChatConfig(options.kb_dir, roots, options.notices), concurrency=options.concurrency
-    )
+    chat = build_chat_blocks(engine, ChatConfig(kb, roots, options.notices), concurrency=options.concurrency)
     chat.queue(max_size=options.queue_size, default_concurrency_limit=options.concurrency)
-    gr.mount_gradio_app(app, chat, path="/", allowed_paths=allowed, show_error=False, **common)
+    gr.mount_gradio_app(app, chat, path="/", show_error=False, **common)
     for blocks in (*mounted, chat):
         _enforce_file_checks(blocks)
     return app

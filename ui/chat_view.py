@@ -59,9 +59,10 @@ class ChatState:
 
 @dataclass(frozen=True)
 class ChatConfig:
-    """`kb_dir` for citation previews (None: snippets only); `upload_roots`: where uploads may live."""
+    """`kb` finds ingested KB files for citation previews (None: snippets only); `upload_roots`: where
+    uploads may live."""
 
-    kb_dir: Path | None
+    kb: render.KBLookup | None
     upload_roots: tuple[Path, ...]
     notices: tuple[str, ...] = ()
 
@@ -160,7 +161,7 @@ class ChatController:
         understood = render.understanding_message(inputs)
         if understood is not None:
             replies.insert(0, understood)
-        replies.extend(render.citation_messages([c.to_dict() for c in result.citations], self.config.kb_dir))
+        replies.extend(render.citation_messages([c.to_dict() for c in result.citations], self.config.kb))
         if result.handoff:
             replies.append(render.handoff_message())
         state.add(replies, result.turn_id)

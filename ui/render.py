@@ -1,8 +1,8 @@
 """Chat-side rendering: answers, citation previews, the handoff message and the degraded-mode banner.
 
 Everything here turns engine results into Gradio chat messages (plain `MessageDict`s) and
-Markdown; nothing imports gradio, so it is cheap to test. Citation previews point at files
-inside the KB folder only: `kb_file` refuses any doc_id that would leave it.
+Markdown; nothing imports gradio, so it is cheap to test. Citation previews link to the `kb/<doc_id>`
+route (see `ui.kb_files`), and only for doc_ids the KB lookup knows were ingested.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol
 
 from chatbot.engine import HANDOFF_MESSAGE
+from core.links import kb_link
 
 Message = dict[str, Any]
 
@@ -39,16 +39,10 @@ HANDOFF_TITLE = "Handing you over to a person"
 MISSING_READER_PREFIXES = ("voice note not transcribed", "screenshot text not read")
 
 
-def kb_file(kb_dir: Path | None, doc_id: str) -> Path | None:
-    """The KB file behind a doc_id ("manuals/x.md", "faq.csv#row-3"), or None if unknown or outside."""
-    if kb_dir is None or not doc_id:
-        return None
-    relative = doc_id.split("#", 1)[0]
-    root = kb_dir.resolve()
-    candidate = (root / relative).resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
-        return None
-    return candidate
+class KBLookup(Protocol):
+    """Finds the ingested KB file behind a doc_id (`ui.kb_files.KBFiles`)."""
+
+    def lookup(self, doc_id: str) -> Path | None: ...
 
 
 def file_content(path: Path) -> dict[str, Any]:
@@ -60,34 +54,29 @@ def file_content(path: Path) -> dict[str, Any]:
     return content
 
 
-def file_url(path: Path) -> str:
-    """Gradio's file route for a file the app may serve (the KB folder is an allowed path); relative to
-    the page, so it also works behind a proxy that mounts the app on a sub-path."""
-    return "gradio_api/file=" + quote(str(path), safe="/")
-
-
-def preview_markdown(path: Path, title: str) -> str:
+def preview_markdown(path: Path, doc_id: str, title: str) -> str:
     """An inline preview of a cited KB image (thumbnail) or sound (player), as chat Markdown/HTML."""
     suffix = path.suffix.lower()
     alt = html.escape(title, quote=True)
+    url = html.escape(kb_link(doc_id.split("#", 1)[0]), quote=True)
     if suffix in IMAGE_SUFFIXES:
-        return f'<img src="{file_url(path)}" alt="{alt}" style="max-height: 220px; max-width: 100%;">'
+        return f'<img src="{url}" alt="{alt}" style="max-height: 220px; max-width: 100%;">'
     if suffix in AUDIO_SUFFIXES:
-        return f'<audio controls preload="none" src="{file_url(path)}" title="{alt}"></audio>'
+        return f'<audio controls preload="none" src="{url}" title="{alt}"></audio>'
     return ""
 
 
-def citation_messages(citations: Iterable[Mapping[str, Any]], kb_dir: Path | None) -> list[Message]:
+def citation_messages(citations: Iterable[Mapping[str, Any]], kb: KBLookup | None) -> list[Message]:
     """One collapsed, expandable message per citation: its text snippet and, for KB images and sounds,
-    a thumbnail or a player (files inside `kb_dir` only)."""
+    a thumbnail or a player (ingested files only, served by doc_id)."""
     out: list[Message] = []
     for c in citations:
         doc_id = str(c.get("doc_id", ""))
         title = str(c.get("title") or doc_id)
         snippet = " ".join(str(c.get("snippet", "")).split())
         parts = [f"`{doc_id}`"]
-        path = kb_file(kb_dir, doc_id)
-        preview = preview_markdown(path, title) if path is not None else ""
+        path = kb.lookup(doc_id) if kb is not None else None
+        preview = preview_markdown(path, doc_id, title) if path is not None else ""
         if preview:
             parts.append(preview)
         if snippet:

@@ -83,7 +83,11 @@ def test_staff_api_needs_login(served: Served) -> None:
 def test_data_dir_and_outside_files_are_never_served(served: Served) -> None:
     settings = served.runtime.settings
     kb_image = served.kb / "screenshots" / "e42_mesh_link.png"
-    assert httpx.get(f"{served.url}/gradio_api/file={kb_image}").status_code == 200
+    assert httpx.get(f"{served.url}/kb/screenshots/e42_mesh_link.png").status_code == 200
+    (served.kb / ".env").write_text("SECRET=1", encoding="utf-8")
+    for by_path in (kb_image, served.kb / ".env"):
+        assert httpx.get(f"{served.url}/gradio_api/file={by_path}").status_code == 403
+    assert httpx.get(f"{served.url}/kb/.env").status_code == 404
     for forbidden in (settings.traces_path, settings.manifest_path, Path("/etc/hostname")):
         assert httpx.get(f"{served.url}/gradio_api/file={forbidden}").status_code == 403
     assert httpx.get(f"{served.url}/staff/gradio_api/file={settings.traces_path}").status_code in (401, 403)
