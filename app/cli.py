@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app import commands
 from core.config import Settings
+from core.devices import PRECISIONS
 from core.errors import SupportbotError
 
 
@@ -41,8 +42,31 @@ def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "
     parser.add_argument(
         "--milvus-uri", default=None, help="Milvus server http(s)://host:port (default: Milvus Lite)"
     )
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: best available)")
+    _device(parser)
+    parser.add_argument(
+        "--set",
+        dest="tuning",
+        action="append",
+        default=None,
+        metavar="SECTION.KEY=VALUE",
+        help="tune the engine (repeatable): engine.top_k=8, abstention.min_coverage=0.6, context.decay=0.5, "
+        "sessions.max_turns=30 (also $SUPPORTBOT_OPTIONS, ';'-separated)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def _device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda, cuda:N or mps (default: $SUPPORTBOT_DEVICE or best available)",
+    )
+    parser.add_argument(
+        "--precision",
+        default=None,
+        choices=list(PRECISIONS),
+        help="model dtype policy (default: $SUPPORTBOT_PRECISION or auto: half on CUDA, float32 on CPU)",
+    )
 
 
 def _readers(parser: argparse.ArgumentParser) -> None:
@@ -154,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--max-steps", type=int, default=None)
     finetune.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     finetune.add_argument("--model-dir", type=Path, default=None)
-    finetune.add_argument("--device", default=None)
+    _device(finetune)
 
     graph = sub.add_parser("graph", help="inspect the knowledge graph built at ingestion")
     graph.add_argument("action", choices=["show", "stats"])
@@ -185,6 +209,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ocr_engine=getattr(args, "ocr_engine", None),
         generator=getattr(args, "generator", None),
         generator_model=getattr(args, "generator_model", None),
+        precision=getattr(args, "precision", None),
+        tuning=getattr(args, "tuning", None),
     )
 
 
@@ -196,11 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command == "models":
-            return commands.models(args.action, args.name, args.model_dir)
-        if args.command == "finetune":
-            return commands.finetune(args)
         settings = settings_from(args)
+        if args.command == "models":
+            return commands.models(args.action, args.name, settings.model_dir)
+        if args.command == "finetune":
+            return commands.finetune(args, settings)
         if args.command == "ingest":
             return commands.ingest(settings, args.kb_dir, progress=not args.no_progress)
         if args.command == "search":

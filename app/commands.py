@@ -224,7 +224,7 @@ def graph(settings: Settings, action: str, entity: str | None, hops: int) -> int
     return 0
 
 
-def finetune(args: Any) -> int:
+def finetune(args: Any, settings: Settings) -> int:
     from chatbot.finetune.train import FinetuneOptions
     from chatbot.finetune.train import finetune as run_finetune
 
@@ -238,8 +238,8 @@ def finetune(args: Any) -> int:
         lr=args.lr,
         max_steps=args.max_steps,
         resume=args.resume,
-        device=args.device,
-        model_dir=args.model_dir,
+        device=settings.device,
+        model_dir=settings.model_dir,
     )
     report = run_finetune(options)
     print(json.dumps(report.to_dict(), indent=2, default=str))

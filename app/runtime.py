@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from app.options import engine_options
 from chatbot.engine import ChatEngine, EngineOptions
 from chatbot.generators.factory import make_generator
 from chatbot.generators.protocol import Generator
@@ -54,7 +55,9 @@ def load_embedder(settings: Settings) -> tuple[Embedder | None, str | None]:
         embedder.load()
     except ModelMissingError as exc:
         if not settings.allow_missing_models:
-            raise
+            raise exc.advise(
+                "To run without dense (embedding) retrieval, pass --allow-missing-models."
+            ) from exc
         log.warning("%s", exc)
         return None, DENSE_OFF_MISSING
     return embedder, None
@@ -84,11 +87,9 @@ class Runtime:
         """Reads screenshots (OCR) and voice notes (ASR); the engines load on first use, once."""
         if self._reader is None:
             s = self.settings
-            transcriber = self.transcriber or make_transcriber(
-                s.asr_backend, s.asr_model, s.model_dir, s.device
-            )
+            transcriber = self.transcriber or make_transcriber(s)
             products = [e.name for e in self.graph().entities("product")]
-            ocr = self.ocr or make_reader(s.ocr_engine, known_products=products)
+            ocr = self.ocr or make_reader(s, known_products=products)
             self._reader = InputReader(
                 s.limits, transcriber=transcriber, ocr=ocr, allow_missing_models=s.allow_missing_models
             )
@@ -122,6 +123,7 @@ class Runtime:
                 self._engine.traces.close()  # replaced by an engine with another generator or options
             traces = TraceStore(s.traces_path)
             traces.open()
+            options = engine_options(s, options)
             self._engine = ChatEngine(
                 self.input_reader(), self.retriever(), self.graph(), generator, traces, options
             )
@@ -129,17 +131,25 @@ class Runtime:
 
     def _load_generator(self, if_missing: MissingGenerator) -> Generator | None:
         s = self.settings
-        generator = make_generator(s.generator, s.generator_model, s.model_dir, s.device)
+        generator = make_generator(s)
         try:
             generator.load()
         except ModelMissingError as exc:
+            if not s.allow_missing_models and if_missing != "error":
+                raise exc.advise(
+                    "To answer without a language model, pass --generator extractive or "
+                    "--allow-missing-models."
+                ) from exc
             if if_missing == "error" or not s.allow_missing_models:
-                raise
+                raise exc.advise(
+                    "To answer without a language model, pass --generator extractive (quotes "
+                    "knowledge-base sentences)."
+                ) from exc
             log.warning("%s", exc)
             if if_missing == "retrieval-only":
                 log.warning("answer generator %s unavailable: evaluating retrieval only", s.generator)
                 return None
-            generator = make_generator("extractive")
+            generator = make_generator(s.with_(generator_model=None), "extractive")
             generator.load()
         return generator
 

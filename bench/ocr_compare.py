@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 from PIL import Image, ImageDraw, ImageFont
 
+from core.config import Settings
 from core.errors import SupportbotError
 from retrieval.ocr.factory import READERS, make_reader
 from retrieval.ocr.fields import normalise_error_code
@@ -252,7 +253,7 @@ def run(engines: list[str], repeat: int, threads: int, show_text: bool) -> int:
     options = OcrOptions(known_products=(*PRODUCTS, *KB_PRODUCTS), threads=threads)
     readers: dict[str, ScreenshotReader] = {}
     for name in engines:
-        reader = make_reader(name, options=options)
+        reader = make_reader(Settings(), name, options=options)
         start = time.perf_counter()
         try:
             reader.load()

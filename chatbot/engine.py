@@ -22,7 +22,7 @@ from chatbot.sessions import Session, SessionLimits, SessionStore
 from chatbot.traces import TraceStore
 from chatbot.turn_trace import TurnContext, build_trace, handoff_packet
 from core.errors import ConfigError
-from knowledge_graph.context import ResolvedQuery, TurnInput
+from knowledge_graph.context import ContextOptions, ResolvedQuery, TurnInput
 from knowledge_graph.protocol import ContextGraph
 from retrieval.ocr.fields import search_text
 from retrieval.retriever import LinkedDoc, Retriever
@@ -38,7 +38,9 @@ RETRIEVAL_ONLY = "(no answer generator loaded: retrieval only)"
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """`top_k` hits retrieved, `evidence_k` of them given to the generator, `graph_k` graph candidates."""
+    """`top_k` hits retrieved, `evidence_k` of them given to the generator, `graph_k` graph candidates;
+    `policy` decides abstention, `limits` bound sessions, `context` tunes the conversation context.
+    Built from settings (`--set engine.top_k=8`, ...) by `app.options`."""
 
     top_k: int = 8
     evidence_k: int = 4
@@ -46,6 +48,7 @@ class EngineOptions:
     graph_hops: int = 2
     policy: AbstentionPolicy = AbstentionPolicy()
     limits: SessionLimits = SessionLimits()
+    context: ContextOptions = ContextOptions()
 
     def __post_init__(self) -> None:
         if not 1 <= self.evidence_k <= self.top_k <= 50:
@@ -125,7 +128,7 @@ class ChatEngine:
         self.generator = generator
         self.traces = traces
         self.options = options or EngineOptions()
-        self.sessions = SessionStore(graph, self.options.limits)
+        self.sessions = SessionStore(graph, self.options.limits, context=self.options.context)
 
     def turn(
         self,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.errors import ConfigError, InputError
-from knowledge_graph.context import ConversationContext
+from knowledge_graph.context import ContextOptions, ConversationContext
 from knowledge_graph.protocol import ContextGraph
 
 
@@ -76,9 +76,11 @@ class SessionStore:
         graph: ContextGraph,
         limits: SessionLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        context: ContextOptions | None = None,
     ) -> None:
         self.graph = graph
         self.limits = limits or SessionLimits()
+        self.context_options = context or ContextOptions()
         self._clock = clock
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
@@ -92,7 +94,7 @@ class SessionStore:
             self._expire(now)
             session = self._sessions.get(session_id)
             if session is None:
-                session = Session(session_id, ConversationContext(self.graph), now, now)
+                session = Session(session_id, ConversationContext(self.graph, self.context_options), now, now)
                 self._sessions[session_id] = session
                 while len(self._sessions) > self.limits.max_sessions:
                     self._sessions.popitem(last=False)

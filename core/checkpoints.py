@@ -1,15 +1,14 @@
 """Model weights on disk: the table of known checkpoints, where they live, and the one download path.
 
-Weights are never fetched implicitly. `locate()` only looks at the disk and, when the file is absent,
-raises a `ModelMissingError` that says exactly what to download, from where, to which path, and how to
-run without dense retrieval. `download()` (run by `supportbot models download <name>`) is the only
+Weights are never fetched implicitly. `locate()` only looks at the disk (through the model locator,
+`core.models`) and, when the file is absent, raises a `ModelMissingError` that says exactly what to
+download, from where and to which path. `download()` (run by `supportbot models download <name>`) is the only
 function in the project that opens a network connection for weights: it streams to a `.partial` file,
 checks size and sha256, and renames atomically so a half-written file is never mistaken for weights.
 
 Layout: a checkpoint lives at `<model_dir>/<name>/<filename>`; a file dropped directly at
-`<model_dir>/<filename>` is accepted too. `model_dir` is, in order: an explicit path (--model-dir),
-$SUPPORTBOT_MODEL_DIR, or the per-user cache dir (e.g. ~/.cache/supportbot/models), never the
-working directory.
+`<model_dir>/<filename>` is accepted too. `model_dir` is `Settings.model_dir` (--model-dir >
+$SUPPORTBOT_MODEL_DIR, resolved once by `Settings`) or the per-user cache dir, never the working dir.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from core.config import ENV_MODEL_DIR
-from core.errors import ChecksumError, ConfigError, ModelMissingError
+from core.errors import ChecksumError, ConfigError
+from core.models import ModelLocator, fail, where_to_keep
 
 CHUNK_BYTES = 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 60.0
@@ -99,15 +98,8 @@ def get(checkpoint: str | Checkpoint) -> Checkpoint:
 
 
 def model_dir(explicit: Path | None = None) -> Path:
-    """Where weights live: `explicit` > $SUPPORTBOT_MODEL_DIR > the user cache dir + supportbot/models."""
-    if explicit is not None:
-        return Path(explicit).expanduser().absolute()
-    from_env = os.environ.get(ENV_MODEL_DIR, "").strip()
-    if from_env:
-        return Path(from_env).expanduser().absolute()
-    import platformdirs
-
-    return platformdirs.user_cache_path("supportbot", appauthor=False) / "models"
+    """Where weights live: `explicit` (Settings.model_dir, from --model-dir or the env) or the user cache."""
+    return ModelLocator.of(explicit).root
 
 
 def destination(checkpoint: str | Checkpoint, directory: Path | None = None) -> Path:
@@ -120,35 +112,31 @@ def _candidates(entry: Checkpoint, directory: Path) -> tuple[Path, Path]:
     return (directory / entry.name / entry.filename, directory / entry.filename)
 
 
-def _missing_message(entry: Checkpoint, directory: Path) -> str:
+def how_to_get(entry: Checkpoint, directory: Path) -> str:
+    """What to run (or fetch by hand) to put `entry` on this machine."""
     size = f"{human_size(entry.size_bytes)}, " if entry.size_bytes else ""
     dest = directory / entry.name / entry.filename
     return (
-        f"model weights {entry.filename} ({size}licence {entry.licence}) are not on this machine. "
-        f"Run `supportbot models download {entry.name}`, or download {entry.url} yourself and save it as "
-        f"{dest} (or {directory / entry.filename}). To keep weights elsewhere, set {ENV_MODEL_DIR} or pass "
-        f"--model-dir. To run without dense (embedding) retrieval, pass --allow-missing-models."
+        f"It is {entry.filename} ({size}licence {entry.licence}). Run `supportbot models download "
+        f"{entry.name}`, or download {entry.url} yourself and save it as {dest} (or "
+        f"{directory / entry.filename}), or `supportbot models import {entry.name} PATH`; {where_to_keep()}"
     )
 
 
-def locate(checkpoint: str | Checkpoint, directory: Path | None = None) -> Path:
+def locate(checkpoint: str | Checkpoint, directory: Path | None = None, *, role: str = "cross-modal") -> Path:
     """The path of a checkpoint already on disk; `ModelMissingError` saying how to get it otherwise.
 
     Only the size is checked here (cheap); the full sha256 check runs in `download()`/`verify()`.
     """
     entry = get(checkpoint)
-    root = model_dir(directory)
-    for path in _candidates(entry, root):
-        if path.is_file():
-            actual = path.stat().st_size
-            if entry.size_bytes is not None and actual != entry.size_bytes:
-                raise ChecksumError(
-                    f"{path} is {actual:,} bytes but {entry.name} is {entry.size_bytes:,} bytes: the file is "
-                    f"incomplete or a different file. Delete it and run `supportbot models download "
-                    f"{entry.name}`."
-                )
-            return path
-    raise ModelMissingError(_missing_message(entry, root))
+    locator = ModelLocator.of(directory)
+    return locator.file(
+        role,
+        entry.name,
+        _candidates(entry, locator.root),
+        how_to_get(entry, locator.root),
+        size_bytes=entry.size_bytes,
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -188,7 +176,7 @@ def verify(path: Path, checkpoint: str | Checkpoint) -> str:
     entry = get(checkpoint)
     path = Path(path)
     if not path.is_file():
-        raise ModelMissingError(f"{path} does not exist; {_missing_message(entry, path.parent)}")
+        fail("checkpoint", entry.name, f"{path} does not exist", how_to_get(entry, path.parent))
     _check_size(entry, path, path.stat().st_size)
     computed = sha256_of(path)
     _check_hash(entry, path, computed)
@@ -236,10 +224,13 @@ def download(checkpoint: str | Checkpoint, directory: Path | None = None, *, pro
         _check_hash(entry, dest, digest.hexdigest())
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         partial.unlink(missing_ok=True)
-        raise ModelMissingError(
-            f"could not download {entry.url} ({exc}); check the network or proxy, or fetch the file "
-            f"another way and save it as {dest}"
-        ) from exc
+        fail(
+            "checkpoint",
+            entry.name,
+            f"could not download {entry.url} ({exc})",
+            f"check the network or proxy, or fetch the file another way and save it as {dest}",
+            cause=exc,
+        )
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

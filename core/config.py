@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.devices import check_precision, parse_device
 from core.errors import ConfigError
 
 ENV_MODEL_DIR = "SUPPORTBOT_MODEL_DIR"
@@ -20,6 +21,8 @@ ENV_MILVUS_URI = "SUPPORTBOT_MILVUS_URI"
 ENV_MILVUS_TOKEN = "SUPPORTBOT_MILVUS_TOKEN"
 ENV_DEVICE = "SUPPORTBOT_DEVICE"
 ENV_ASR_MODEL = "SUPPORTBOT_ASR_MODEL"
+ENV_PRECISION = "SUPPORTBOT_PRECISION"
+ENV_OPTIONS = "SUPPORTBOT_OPTIONS"
 
 DEFAULT_DATA_DIR = Path("supportbot_data")
 
@@ -45,7 +48,10 @@ class Settings:
     """Everything a command needs to build its parts.
 
     `milvus_uri` None means Milvus Lite at `<data_dir>/milvus.db`; an `http(s)://` URI means a server.
-    `model_dir` None means the user cache dir (see `core.checkpoints`).
+    `model_dir` None means the user cache dir (see `core.models`). `precision` is the dtype policy of
+    `core.devices`. `tuning` holds "section.key=value" overrides of the engine's option records
+    (sections engine, abstention, context, sessions; applied and checked by `app.options`), from
+    repeated `--set` flags after $SUPPORTBOT_OPTIONS (";"-separated).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -57,6 +63,7 @@ class Settings:
     embedder: str = "imagebind"
     embedder_checkpoint: str = "imagebind_huge"
     device: str | None = None
+    precision: str = "auto"
     asr_backend: str = "faster-whisper"
     asr_model: str | None = None
     ocr_engine: str = "rapidocr"
@@ -65,6 +72,7 @@ class Settings:
     allow_missing_models: bool = False
     batch_size: int = 8
     limits: Limits = field(default_factory=Limits)
+    tuning: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -78,8 +86,16 @@ class Settings:
                 f"milvus URI {self.milvus_uri!r} is neither http(s)://host:port (a server) nor a path ending "
                 "in .db (Milvus Lite)"
             )
-        if self.device is not None and not (self.device == "cpu" or self.device.startswith(("cuda", "mps"))):
-            raise ConfigError(f"device {self.device!r} is not cpu, cuda[:N] or mps")
+        if self.device is not None:
+            parse_device(self.device)
+        check_precision(self.precision)
+        for item in self.tuning:
+            key, sep, value = item.partition("=")
+            if not sep or "." not in key or not key.split(".", 1)[1] or not value.strip():
+                raise ConfigError(
+                    f"option {item!r} is not SECTION.KEY=VALUE (e.g. engine.top_k=8 or "
+                    "abstention.min_coverage=0.6)"
+                )
 
     @property
     def milvus_path(self) -> str:
@@ -115,6 +131,12 @@ class Settings:
             values["device"] = env[ENV_DEVICE]
         if env.get(ENV_ASR_MODEL):
             values["asr_model"] = env[ENV_ASR_MODEL]
+        if env.get(ENV_PRECISION):
+            values["precision"] = env[ENV_PRECISION].strip()
+        tuning = tuple(part.strip() for part in env.get(ENV_OPTIONS, "").split(";") if part.strip())
+        tuning += tuple(overrides.pop("tuning", None) or ())
+        if tuning:
+            values["tuning"] = tuning
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("data_dir", "model_dir"):
             if key in values and not isinstance(values[key], Path):

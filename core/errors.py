@@ -20,7 +20,21 @@ class InputError(SupportbotError):
 
 
 class ModelMissingError(SupportbotError):
-    """Model weights are not on this machine; the message names the file and how to provide it."""
+    """Model weights are not on this machine; the message names the file and how to provide it.
+
+    `role` is the part that needs the model ("speech", "answers", "cross-modal embedder", ...) and
+    `model` its name, so the composition root can say what runs instead. Raised only through
+    `core.models.missing` (the one place that words these messages).
+    """
+
+    def __init__(self, message: str, *, role: str = "", model: str = "") -> None:
+        super().__init__(message)
+        self.role = role
+        self.model = model
+
+    def advise(self, advice: str) -> ModelMissingError:
+        """The same error with `advice` (what else the user may do) appended."""
+        return ModelMissingError(f"{self} {advice}", role=self.role, model=self.model)
 
 
 class ChecksumError(SupportbotError):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.config import ENV_ASR_MODEL
+from core.config import ENV_ASR_MODEL, Settings
 from core.errors import ChecksumError, ConfigError, InputError, ModelMissingError
 from core.types import Waveform
 from retrieval.asr.factory import make_transcriber
@@ -265,17 +265,17 @@ def test_openai_whisper_checksum_mismatch_and_unknown_name(tmp_path: Path) -> No
 
 
 def test_factory_backends_env_and_errors(tmp_path: Path) -> None:
-    default = make_transcriber(env={})
+    default = make_transcriber(Settings.from_env({}))
     assert isinstance(default, FasterWhisperTranscriber) and default.name == "faster-whisper:small"
-    from_env = make_transcriber(env={ENV_ASR_MODEL: "tiny.en"}, model_dir=tmp_path)
+    from_env = make_transcriber(Settings.from_env({ENV_ASR_MODEL: "tiny.en"}, model_dir=tmp_path))
     assert from_env.name == "faster-whisper:tiny.en"
-    explicit = make_transcriber(model="base.en", env={ENV_ASR_MODEL: "tiny.en"})
+    explicit = make_transcriber(Settings.from_env({ENV_ASR_MODEL: "tiny.en"}, asr_model="base.en"))
     assert explicit.name == "faster-whisper:base.en"
-    other = make_transcriber("openai-whisper", env={})
+    other = make_transcriber(Settings.from_env({}), "openai-whisper")
     assert isinstance(other, OpenAIWhisperTranscriber) and other.name == "openai-whisper:base"
     assert isinstance(other, Transcriber) and isinstance(default, Transcriber)
     with pytest.raises(ConfigError, match="faster-whisper, openai-whisper"):
-        make_transcriber("vosk")
+        make_transcriber(Settings(), "vosk")
 
 
 # --- the real tiny.en model -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from chatbot.generators.protocol import (
     evidence_from_hits,
 )
 from chatbot.generators.t5 import T5Generator
+from core.config import Settings
 from core.errors import ConfigError, InputError, ModelMissingError
 from core.types import Hit
 from tests.tiny_t5 import save_tiny_t5, tiny_tokenizer
@@ -185,7 +186,7 @@ def test_missing_flan_t5_says_what_to_put_where(tmp_path: Path) -> None:
         "model.safetensors",
         "tokenizer",
         "--generator-model DIR",
-        "--generator extractive",
+        "supportbot models download flan-t5-base",
     ):
         assert needle in message
 
@@ -224,12 +225,12 @@ def test_t5_abstains_without_evidence(tiny_dir: Path) -> None:
 
 
 def test_factory_builds_by_name_and_rejects_unknown() -> None:
-    assert isinstance(make_generator("t5"), T5Generator)
-    assert isinstance(make_generator("Extractive"), ExtractiveGenerator)
+    assert isinstance(make_generator(Settings(), "t5"), T5Generator)
+    assert isinstance(make_generator(Settings(), "Extractive"), ExtractiveGenerator)
     with pytest.raises(ConfigError, match="unknown generator 'gpt'"):
-        make_generator("gpt")
+        make_generator(Settings(), "gpt")
     with pytest.raises(ConfigError, match="uses no model"):
-        make_generator("extractive", model="some/dir")
+        make_generator(Settings(generator_model="some/dir"), "extractive")
 
 
 def _renumber(evidence: Evidence, number: int) -> Evidence:

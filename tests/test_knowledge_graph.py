@@ -293,7 +293,7 @@ def test_load_errors_and_factory(tmp_path: Path) -> None:
     assert load_graph(tmp_path / "kg").doc_ids() == {"d.md"}
     assert isinstance(make_graph(), NetworkxGraph)
     with pytest.raises(ConfigError, match="networkx"):
-        make_graph("neo4j")
+        make_graph(None, "neo4j")
 
 
 def test_stats() -> None:

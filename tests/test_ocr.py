@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from core.config import Settings
 from core.errors import ConfigError, InputError, ModelMissingError
 from retrieval.ocr.factory import DEFAULT_READER, make_reader
 from retrieval.ocr.fields import build_result, normalise_error_code, parse_fields, reading_order
@@ -281,13 +282,13 @@ def test_to_rgb_puts_transparency_over_white() -> None:
 
 def test_factory() -> None:
     assert DEFAULT_READER == "rapidocr"
-    assert isinstance(make_reader(), RapidOcrReader)
-    reader = make_reader("Tesseract", known_products=["X200"])
+    assert isinstance(make_reader(Settings()), RapidOcrReader)
+    reader = make_reader(Settings(), "Tesseract", known_products=["X200"])
     assert isinstance(reader, TesseractReader)
     assert isinstance(reader, ScreenshotReader)
     assert reader.options.known_products == ("X200",)
     with pytest.raises(ConfigError, match="rapidocr, tesseract"):
-        make_reader("easyocr")
+        make_reader(Settings(), "easyocr")
 
 
 # --- engines -----------------------------------------------------------------------------------------

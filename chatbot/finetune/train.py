@@ -161,10 +161,14 @@ def _collate(batch: Sequence[_Encoded], pad_id: int, device: Any) -> dict[str, A
 
 
 def _autocast(device: Any) -> Any:
+    """Mixed precision per the policy of `core.devices` (bfloat16 autocast on CUDA, none on CPU)."""
     import torch
 
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    from core.devices import autocast_dtype
+
+    dtype = autocast_dtype(device)
+    if dtype is not None:
+        return torch.autocast(device_type=device.type, dtype=dtype)
     return contextlib.nullcontext()
 
 

@@ -1,38 +1,43 @@
-"""Building an answer generator by name ("t5" or "extractive"); nothing is loaded here."""
+"""Building an answer generator from `Settings` ("t5" or "extractive"; `core.registry` convention).
+
+Nothing is loaded here. `settings.generator_model` is the T5 directory or hub name (default
+google/flan-t5-base, looked up in the model dir); the extractive generator takes no model and refuses
+one, so a typo cannot go unnoticed.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from chatbot.generators.extractive import ExtractiveGenerator
 from chatbot.generators.protocol import Generator
 from chatbot.generators.t5 import DEFAULT_MODEL, T5Generator
+from core.config import Settings
 from core.errors import ConfigError
+from core.registry import Registry
 
-GENERATORS: tuple[str, ...] = ("t5", "extractive")
+
+def _t5(settings: Settings, *, max_new_tokens: int = 160) -> Generator:
+    return T5Generator(
+        settings.generator_model or DEFAULT_MODEL,
+        settings.model_dir,
+        settings.device,
+        max_new_tokens,
+        precision=settings.precision,
+    )
 
 
-def make_generator(
-    name: str,
-    model: str | None = None,
-    model_dir: Path | None = None,
-    device: str | None = None,
-    *,
-    max_new_tokens: int = 160,
-) -> Generator:
-    """A cheap, unloaded generator; call `load()` (or just `generate`) to load weights.
+def _extractive(settings: Settings, *, max_new_tokens: int = 160) -> Generator:
+    if settings.generator_model:
+        raise ConfigError(
+            f"--generator-model {settings.generator_model!r} was given but the extractive generator uses no "
+            "model; drop the flag or pass --generator t5"
+        )
+    return ExtractiveGenerator()
 
-    `model` is the T5 directory or hub name (default google/flan-t5-base, looked up in the model dir);
-    the extractive generator takes no model and refuses one, so a typo cannot go unnoticed.
-    """
-    key = name.strip().lower()
-    if key == "t5":
-        return T5Generator(model or DEFAULT_MODEL, model_dir, device, max_new_tokens)
-    if key == "extractive":
-        if model:
-            raise ConfigError(
-                f"--generator-model {model!r} was given but the extractive generator uses no model; "
-                "drop the flag or pass --generator t5"
-            )
-        return ExtractiveGenerator()
-    raise ConfigError(f"unknown generator {name!r}; use one of: {', '.join(GENERATORS)}")
+
+GENERATOR_REGISTRY: Registry[Generator] = Registry("generator", {"t5": _t5, "extractive": _extractive})
+GENERATORS: tuple[str, ...] = GENERATOR_REGISTRY.names
+
+
+def make_generator(settings: Settings, name: str | None = None, *, max_new_tokens: int = 160) -> Generator:
+    """A cheap, unloaded generator for `name` (default `settings.generator`); `load()` reads weights."""
+    return GENERATOR_REGISTRY.build(name or settings.generator, settings, max_new_tokens=max_new_tokens)

@@ -2,16 +2,14 @@
 
 Weights are only ever read from a local directory (`local_files_only=True`, safetensors only); a
 hub name such as "google/flan-t5-base" is looked up as `<model_dir>/flan-t5-base/` and, when the
-files are not there, a `ModelMissingError` says what to put where, and what to pass instead. On
-CUDA the model runs in bfloat16 (float16 where bf16 is unsupported), on CPU in float32. Greedy
+files are not there, the model locator (`core.models`) says what to put where. The dtype follows the
+precision policy of `core.devices` (auto: bfloat16 on CUDA where supported, float32 on CPU). Greedy
 decoding, so the same request gives the same answer; streaming runs `generate` in a worker thread
 feeding a `TextIteratorStreamer`.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,30 +18,15 @@ from typing import Any
 from chatbot.generators.grounding import DEFAULT_THRESHOLD, finish_answer
 from chatbot.generators.prompt import DEFAULT_MAX_TOKENS, PackedPrompt, build_prompt, tokenizer_counter
 from chatbot.generators.protocol import Answer, AnswerStream, GenerationRequest
-from core.config import ENV_MODEL_DIR
-from core.errors import ConfigError, ModelMissingError
+from core.devices import best_device, check_precision, torch_dtype
+from core.errors import ConfigError
+from core.models import HUB_NAME, ModelLocator, where_to_keep
 
 DEFAULT_MODEL = "google/flan-t5-base"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
 STREAM_TIMEOUT_S = 600.0
-_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _model_root(explicit: Path | None) -> Path:
-    """Where weights live: core.checkpoints.model_dir when present, else the same rule privately."""
-    try:
-        from core.checkpoints import model_dir
-    except ImportError:  # pragma: no cover - the module ships with the project; kept for partial installs
-        if explicit is not None:
-            return Path(explicit).expanduser().absolute()
-        from_env = os.environ.get(ENV_MODEL_DIR, "").strip()
-        if from_env:
-            return Path(from_env).expanduser().absolute()
-        import platformdirs
-
-        return platformdirs.user_cache_path("supportbot", appauthor=False) / "models"
-    return model_dir(explicit)
+ROLE = "answer"
 
 
 def missing_files(directory: Path) -> list[str]:
@@ -63,38 +46,32 @@ def missing_files(directory: Path) -> list[str]:
     return missing
 
 
-def _missing_message(model: str, where: Path, missing: list[str], destination: Path) -> str:
-    source = f"https://huggingface.co/{model}" if _HUB_NAME.match(model) else "a Hugging Face T5 checkpoint"
-    return (
-        f"generator model {model!r} is not on this machine: {where} is missing {', '.join(missing)}. "
-        f"Download config.json, model.safetensors and the tokenizer files (tokenizer.json or spiece.model, "
+def how_to_get(model: str, destination: Path) -> str:
+    """What to download or pass so that `model` can be loaded."""
+    source = f"https://huggingface.co/{model}" if HUB_NAME.match(model) else "a Hugging Face T5 checkpoint"
+    by_hand = (
+        f"ownload config.json, model.safetensors and the tokenizer files (tokenizer.json or spiece.model, "
         f"tokenizer_config.json, special_tokens_map.json) from {source} into {destination}/ "
-        f"(set {ENV_MODEL_DIR} or --model-dir to keep models elsewhere), or pass --generator-model DIR "
-        f"naming a directory that holds them (e.g. the output of `supportbot finetune`). To answer without "
-        f"a language model, pass --generator extractive (quotes knowledge-base sentences)."
+        f"({where_to_keep()}), or pass --generator-model DIR naming a directory that holds them (e.g. the "
+        f"output of `supportbot finetune`)"
     )
+    if model in (DEFAULT_MODEL, DEFAULT_MODEL.split("/")[-1]):
+        name = DEFAULT_MODEL.split("/")[-1]
+        return (
+            f"Run `supportbot models download {name}` (or, without internet, `supportbot models import "
+            f"{name} PATH`), or d{by_hand}"
+        )
+    return "D" + by_hand
 
 
 def resolve_model_path(model: str, model_dir: Path | None = None) -> Path:
     """The local directory holding `model` (a directory, or a hub name under the model dir)."""
     if not model.strip():
         raise ConfigError("generator model is empty: pass a directory or a name such as google/flan-t5-base")
+    locator = ModelLocator.of(model_dir)
     given = Path(model).expanduser()
-    root = _model_root(model_dir)
-    if given.is_dir():
-        missing = missing_files(given)
-        if missing:
-            raise ModelMissingError(_missing_message(model, given, missing, given))
-        return given.absolute()
-    if not _HUB_NAME.match(model):
-        raise ModelMissingError(_missing_message(model, given, ["everything (no such directory)"], given))
-    candidates = [root / model.split("/")[-1], root / model.replace("/", "--")]
-    for candidate in candidates:
-        if candidate.is_dir() and not missing_files(candidate):
-            return candidate
-    first = candidates[0]
-    missing = missing_files(first) if first.is_dir() else ["everything (no such directory)"]
-    raise ModelMissingError(_missing_message(model, first, missing, first))
+    target = given if given.is_dir() or not HUB_NAME.match(model) else locator.path(model.split("/")[-1])
+    return locator.directory(ROLE, model, missing_files, how_to_get(model, target))
 
 
 class T5Generator:
@@ -111,6 +88,7 @@ class T5Generator:
         model_obj: Any = None,
         tokenizer_obj: Any = None,
         grounding_threshold: float = DEFAULT_THRESHOLD,
+        precision: str = "auto",
     ) -> None:
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -121,6 +99,7 @@ class T5Generator:
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.grounding_threshold = grounding_threshold
+        self.precision = check_precision(precision)
         self._model: Any = model_obj
         self._tokenizer: Any = tokenizer_obj
         self._ready = False
@@ -128,14 +107,8 @@ class T5Generator:
     def load(self) -> None:
         if self._ready:
             return
-        import torch
-
-        from core.devices import best_device
-
         device = best_device(self.device)
-        dtype = torch.float32
-        if device.type == "cuda":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        dtype = torch_dtype(device, self.precision, bf16_trained=True)
         if self._model is None:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 

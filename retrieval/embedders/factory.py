@@ -1,12 +1,9 @@
-"""Picks the embedder backend named in the settings and builds it (cheaply: no weights are read here)."""
+"""Builds the embedder the settings name (cheaply: no weights are read here; `core.registry` convention)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
-
 from core.config import Settings
-from core.errors import ConfigError
+from core.registry import Registry
 from retrieval.embedders.protocol import Embedder
 
 # Vector width of the default backend (imagebind_huge); stores created before an embedder is loaded use it.
@@ -21,18 +18,13 @@ def _imagebind(settings: Settings) -> Embedder:
         model_dir=settings.model_dir,
         device=settings.device,
         batch_size=settings.batch_size,
+        precision=settings.precision,
     )
 
 
-BACKENDS: Mapping[str, Callable[[Settings], Embedder]] = MappingProxyType({"imagebind": _imagebind})
+EMBEDDERS: Registry[Embedder] = Registry("embedder", {"imagebind": _imagebind})
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The `Embedder` for `settings.embedder`; call its `load()` before (or let it load on) first use."""
-    try:
-        build = BACKENDS[settings.embedder]
-    except KeyError:
-        raise ConfigError(
-            f"unknown embedder {settings.embedder!r}; known embedders: {', '.join(sorted(BACKENDS))}"
-        ) from None
-    return build(settings)
+def make_embedder(settings: Settings, name: str | None = None) -> Embedder:
+    """The `Embedder` for `name` (default `settings.embedder`); call its `load()` before first use."""
+    return EMBEDDERS.build(name or settings.embedder, settings)

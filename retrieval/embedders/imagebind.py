@@ -28,7 +28,7 @@ from PIL import Image
 
 from core import checkpoints
 from core.checkpoints import Checkpoint
-from core.devices import best_device, default_dtype
+from core.devices import best_device, check_precision, torch_dtype
 from core.errors import ConfigError
 from core.types import Waveform
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 # ImageBind's modality keys (imagebind.models.imagebind_model.ModalityType), without importing it.
 VISION, TEXT, AUDIO = "vision", "text", "audio"
+ROLE = "cross-modal"
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,9 @@ class ImageBindEmbedder:
         *,
         arch: ImageBindArch | None = None,
         name: str | None = None,
+        precision: str = "auto",
     ) -> None:
+        self.precision = check_precision(precision)
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         ckpt_name = checkpoint.name if isinstance(checkpoint, Checkpoint) else checkpoint
@@ -252,7 +255,7 @@ class ImageBindEmbedder:
         if self._model is not None:
             return
         device = best_device(self._device_request)
-        dtype = default_dtype(device)
+        dtype = torch_dtype(device, self.precision)
         model = self._given_model if self._given_model is not None else self._read_checkpoint()
         model.eval()
         model.requires_grad_(False)
@@ -268,7 +271,7 @@ class ImageBindEmbedder:
         import torch
 
         assert self._arch is not None
-        path = checkpoints.locate(self._checkpoint, self._model_dir)
+        path = checkpoints.locate(self._checkpoint, self._model_dir, role=ROLE)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:

@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.errors import ConfigError, ModelMissingError
+from core.errors import ConfigError
+from core.models import fail
 from retrieval.ocr.fields import build_result
 from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, to_rgb
 
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
 _INSTALL = "pip install 'rapidocr>=3.10,<4' onnxruntime"
+ROLE = "OCR"
 
 
 class RapidOcrReader:
@@ -49,9 +51,12 @@ class RapidOcrReader:
         det, rec = model_dir / DET_MODEL, model_dir / REC_MODEL
         missing = [str(p) for p in (det, rec) if not p.is_file()]
         if missing:
-            raise ModelMissingError(
-                f"RapidOCR model file(s) {', '.join(missing)} not found; reinstall the wheel that bundles "
-                f"them ({_INSTALL}) or pass model_dir= a folder holding {DET_MODEL} and {REC_MODEL}"
+            fail(
+                ROLE,
+                "rapidocr",
+                f"model file(s) {', '.join(missing)} not found",
+                f"Reinstall the wheel that bundles them ({_INSTALL}) or pass model_dir= a folder holding "
+                f"{DET_MODEL} and {REC_MODEL}",
             )
         try:
             from rapidocr import RapidOCR

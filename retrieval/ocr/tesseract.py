@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 
-from core.errors import InputError, ModelMissingError
+from core.errors import InputError
+from core.models import fail
 from retrieval.ocr.fields import build_result
 from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, to_rgb
 
 _INSTALL = "apt-get install -y tesseract-ocr"
+ROLE = "OCR"
 # Below this height (pixels) the image is upscaled by 2 before recognition.
 _UPSCALE_BELOW = 1600
 
@@ -50,9 +52,11 @@ class TesseractReader:
             return
         path = shutil.which(self.binary)
         if path is None:
-            raise ModelMissingError(
-                f"the OCR program {self.binary!r} is not on PATH; install it with `{_INSTALL}` "
-                "(or pick the 'rapidocr' OCR engine)"
+            fail(
+                ROLE,
+                self.binary,
+                f"the OCR program {self.binary!r} is not on PATH",
+                f"Install it with `{_INSTALL}` (or pick the 'rapidocr' OCR engine)",
             )
         listed = subprocess.run(
             [path, "--list-langs"], capture_output=True, text=True, timeout=30, check=False
@@ -61,9 +65,11 @@ class TesseractReader:
         missing = [lang for lang in wanted if lang not in listed]
         if missing:
             packages = " ".join(f"tesseract-ocr-{lang}" for lang in missing)
-            raise ModelMissingError(
-                f"tesseract has no trained data for {', '.join(missing)}; install it with "
-                f"`apt-get install -y {packages}`"
+            fail(
+                ROLE,
+                f"tesseract-{self.options.language}",
+                f"tesseract has no trained data for {', '.join(missing)}",
+                f"Install it with `apt-get install -y {packages}`",
             )
         self._path = path
 

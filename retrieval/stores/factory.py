@@ -1,17 +1,19 @@
-"""Builds the `VectorStore` a run's settings ask for (today: Milvus, Lite or server, chosen by URI)."""
+"""Builds the `VectorStore` a run's settings ask for (the factory convention of `core.registry`).
+
+Today one backend, Milvus: Milvus Lite at `<data_dir>/milvus.db`, or a server when the URI is http(s).
+"""
 
 from __future__ import annotations
 
 from core.config import Settings
+from core.registry import Registry
 from retrieval.stores.milvus import MilvusStore
 from retrieval.stores.protocol import VectorStore
 
+DEFAULT_STORE = "milvus"
 
-def make_store(settings: Settings, dim: int, dense_enabled: bool) -> VectorStore:
-    """An unopened store for `settings`: Milvus Lite at `<data_dir>/milvus.db` or the server URI.
 
-    `milvus_token` may be an API key or `user:password`. Call `open()` on the result before use.
-    """
+def _milvus(settings: Settings, *, dim: int, dense_enabled: bool) -> VectorStore:
     return MilvusStore(
         settings.milvus_path,
         collection=settings.collection,
@@ -20,3 +22,14 @@ def make_store(settings: Settings, dim: int, dense_enabled: bool) -> VectorStore
         timeout_s=settings.milvus_timeout_s,
         dense_enabled=dense_enabled,
     )
+
+
+STORES: Registry[VectorStore] = Registry("vector store", {"milvus": _milvus})
+
+
+def make_store(settings: Settings, name: str | None = None, *, dim: int, dense_enabled: bool) -> VectorStore:
+    """An unopened store: Milvus Lite at `<data_dir>/milvus.db` or the server URI; call `open()` on it.
+
+    `milvus_token` may be an API key or `user:password`.
+    """
+    return STORES.build(name or DEFAULT_STORE, settings, dim=dim, dense_enabled=dense_enabled)
