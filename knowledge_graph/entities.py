@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,6 +217,13 @@ def is_model_code(text: str) -> bool:
 def _alias_pattern(alias: str) -> str | None:
     tokens = re.findall(r"[a-z]+|\d+", alias.casefold())
     return _SEP.join(re.escape(t) for t in tokens) if tokens else None
+
+
+def alias_search(aliases: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex that finds every place any of `aliases` could be linked (it is looser than the
+    gazetteer's linker: no right boundary, no determiner rule), or None when none can be."""
+    patterns = sorted({p for alias in aliases if (p := _alias_pattern(alias)) is not None})
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(patterns) + ")", re.I) if patterns else None
 
 
 @dataclass(frozen=True)

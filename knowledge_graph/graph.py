@@ -27,9 +27,10 @@ from core.errors import ConfigError, InputError
 from core.types import Chunk
 from knowledge_graph.entities import ENTITY_TYPES, Entity, EntityMention, Gazetteer
 from knowledge_graph.extract import Facts, extract_facts
-from knowledge_graph.lexicon import DocLexicon, gazetteer_from_lexicons, lexicon_of
+from knowledge_graph.lexicon import DocLexicon, LexiconTotals, lexicon_of
 from knowledge_graph.protocol import DocPath, EntityWeights
 from knowledge_graph.scoring import DocProfile, RankOptions, Seed, rank_documents, topic_terms
+from knowledge_graph.words import WordIndex, chunk_texts
 
 SCHEMA = 1
 GRAPH_FILE = "graph.json"
@@ -52,8 +53,13 @@ class NetworkxGraph:
     def __init__(self) -> None:
         self._g: nx.MultiDiGraph = nx.MultiDiGraph()
         self._lexicons: dict[str, DocLexicon] = {}
+        self._totals = LexiconTotals()
         self._gazetteer = Gazetteer()
         self._profiles: dict[str, DocProfile] = {}
+        # What each document put in the graph, so dropping one touches only its part.
+        self._doc_nodes: dict[str, set[str]] = {}
+        self._doc_edges: dict[str, set[tuple[str, str, str]]] = {}
+        self._words = WordIndex()
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -69,30 +75,57 @@ class NetworkxGraph:
                 f"chunks of {wrong!r} passed to upsert_document({doc_id!r}); group chunks by doc_id"
             )
         self._drop(doc_id)
-        self._relearn({**self._lexicons, doc_id: lexicon_of(chunks)})
+        self._set_lexicon(doc_id, lexicon_of(chunks))
+        self._relearn(skip=doc_id)
+        self._words.add(doc_id, chunks)
         self._add(doc_id, extract_facts(doc_id, chunks, self._gazetteer))
 
     def remove_document(self, doc_id: str) -> None:
         if doc_id not in self._lexicons:
             return
         self._drop(doc_id)
-        self._relearn({d: lex for d, lex in self._lexicons.items() if d != doc_id})
+        self._set_lexicon(doc_id, None)
+        self._words.remove(doc_id)
+        self._relearn()
 
-    def _relearn(self, lexicons: dict[str, DocLexicon]) -> None:
-        """Adopt the lexicons; when the gazetteer they give differs, re-link every stored document."""
-        self._lexicons = lexicons
-        gazetteer = gazetteer_from_lexicons(lexicons[d] for d in sorted(lexicons))
-        if gazetteer == self._gazetteer:
+    def _set_lexicon(self, doc_id: str, lexicon: DocLexicon | None) -> None:
+        old = self._lexicons.pop(doc_id, None)
+        if old is not None:
+            self._totals.remove(old)
+        if lexicon is not None:
+            self._lexicons[doc_id] = lexicon
+            self._totals.add(lexicon)
+
+    def _relearn(self, skip: str | None = None) -> None:
+        """Adopt the gazetteer the lexicons now give; when it changed, re-link the stored documents
+        it can change: those holding a changed entity and those whose words could match one of the
+        changed entities' aliases (old or new). Any other document links exactly as before, so the
+        graph still equals a fresh build of the same documents."""
+        entities = self._totals.entities()
+        if entities == self._gazetteer.entities:
             return
-        self._gazetteer = gazetteer
-        for doc_id in sorted(self.doc_ids()):
+        old, self._gazetteer = self._gazetteer, Gazetteer(entities)
+        before = {e.id: e for e in old.entities}
+        after = {e.id: e for e in entities}
+        changed = [i for i in before.keys() | after.keys() if before.get(i) != after.get(i)]
+        aliases = {a for i in changed for e in (before.get(i), after.get(i)) if e for a in e.aliases}
+        affected = {d for i in changed if i in self._g for d in self._g.nodes[i]["docs"]}
+        affected |= self._words.docs_matching(aliases, self._texts)
+        for doc_id in sorted(affected - {skip}):
+            if doc_id not in self._lexicons:
+                continue
             chunks = self._chunks_of(doc_id)
             self._drop(doc_id)
-            self._add(doc_id, extract_facts(doc_id, chunks, gazetteer))
+            self._add(doc_id, extract_facts(doc_id, chunks, self._gazetteer))
+
+    def _texts(self, doc_id: str) -> list[str]:
+        return chunk_texts(self._chunks_of(doc_id))
 
     def _add(self, doc_id: str, facts: Facts) -> None:
         self._profiles.clear()
+        nodes, edges = self._doc_nodes.setdefault(doc_id, set()), self._doc_edges.setdefault(doc_id, set())
         for node, attrs in facts.nodes.items():
+            nodes.add(node)
             if node in self._g:
                 data = self._g.nodes[node]
                 data.update(attrs)
@@ -100,6 +133,7 @@ class NetworkxGraph:
             else:
                 self._g.add_node(node, **attrs, docs=[doc_id])
         for source, target, relation in facts.edges:
+            edges.add((source, target, relation))
             if self._g.has_edge(source, target, key=relation):
                 data = self._g.edges[source, target, relation]
                 data["docs"] = sorted({*data["docs"], doc_id})
@@ -108,16 +142,30 @@ class NetworkxGraph:
 
     def _drop(self, doc_id: str) -> None:
         self._profiles.clear()
-        for source, target, key, data in list(self._g.edges(keys=True, data=True)):
-            if doc_id in data["docs"]:
-                data["docs"] = [d for d in data["docs"] if d != doc_id]
-                if not data["docs"]:
-                    self._g.remove_edge(source, target, key=key)
-        for node, data in list(self._g.nodes(data=True)):
-            if doc_id in data["docs"]:
-                data["docs"] = [d for d in data["docs"] if d != doc_id]
-                if not data["docs"]:
-                    self._g.remove_node(node)
+        for source, target, key in self._doc_edges.pop(doc_id, ()):
+            if not self._g.has_edge(source, target, key=key):
+                continue
+            data = self._g.edges[source, target, key]
+            data["docs"] = [d for d in data["docs"] if d != doc_id]
+            if not data["docs"]:
+                self._g.remove_edge(source, target, key=key)
+        for node in self._doc_nodes.pop(doc_id, ()):
+            if node not in self._g:
+                continue
+            data = self._g.nodes[node]
+            data["docs"] = [d for d in data["docs"] if d != doc_id]
+            if not data["docs"]:
+                self._g.remove_node(node)
+
+    def _index_provenance(self) -> None:
+        """Rebuild the per-document node and edge index from the `docs` lists (after a load)."""
+        self._doc_nodes, self._doc_edges = {}, {}
+        for node, data in self._g.nodes(data=True):
+            for doc_id in data["docs"]:
+                self._doc_nodes.setdefault(doc_id, set()).add(node)
+        for source, target, key, data in self._g.edges(keys=True, data=True):
+            for doc_id in data["docs"]:
+                self._doc_edges.setdefault(doc_id, set()).add((source, target, key))
 
     def _chunks_of(self, doc_id: str) -> list[Chunk]:
         doc = f"doc:{doc_id}"
@@ -141,7 +189,7 @@ class NetworkxGraph:
 
     # -- queries ---------------------------------------------------------------------------
     def doc_ids(self) -> set[str]:
-        return {d["doc_id"] for _, d in self._g.nodes(data=True) if d["kind"] == "doc"}
+        return set(self._lexicons)
 
     def entity(self, entity_id: str) -> Entity | None:
         data = self._g.nodes.get(entity_id)
@@ -312,6 +360,11 @@ class NetworkxGraph:
             ) from exc
         loaded = cls()
         loaded._g = graph
-        loaded._lexicons = {d: lexicon_of(loaded._chunks_of(d)) for d in sorted(loaded.doc_ids())}
-        loaded._gazetteer = gazetteer_from_lexicons(loaded._lexicons[d] for d in sorted(loaded._lexicons))
+        docs = sorted(d["doc_id"] for _, d in graph.nodes(data=True) if d["kind"] == "doc")
+        for doc_id in docs:
+            chunks = loaded._chunks_of(doc_id)
+            loaded._set_lexicon(doc_id, lexicon_of(chunks))
+            loaded._words.add(doc_id, chunks)
+        loaded._gazetteer = Gazetteer(loaded._totals.entities())
+        loaded._index_provenance()
         return loaded

@@ -113,15 +113,46 @@ def _pick_name(code: str, phrases: Counter[str], explicit: Sequence[str]) -> str
     return best
 
 
+class LexiconTotals:
+    """The sums the merge needs (product codes, name and phrase counts) over a changing set of
+    documents, kept up to date per document so the gazetteer costs the vocabulary, not the KB."""
+
+    def __init__(self) -> None:
+        self.codes: Counter[str] = Counter()
+        self.phrases: Counter[str] = Counter()
+        self.names: Counter[str] = Counter()
+
+    @classmethod
+    def of(cls, lexicons: Iterable[DocLexicon]) -> LexiconTotals:
+        totals = cls()
+        for lex in lexicons:
+            totals.add(lex)
+        return totals
+
+    def add(self, lex: DocLexicon) -> None:
+        self.codes.update(dict.fromkeys(lex.products, 1))
+        self.phrases.update(dict(lex.phrases))
+        self.names.update(lex.names)
+
+    def remove(self, lex: DocLexicon) -> None:
+        self.codes.subtract(dict.fromkeys(lex.products, 1))
+        self.phrases.subtract(dict(lex.phrases))
+        self.names.subtract(lex.names)
+        for counter in (self.codes, self.phrases, self.names):
+            for key in [k for k, v in counter.items() if v <= 0]:
+                del counter[key]
+
+    def entities(self) -> tuple[Entity, ...]:
+        return _merge(sorted(self.codes), self.phrases, self.names)
+
+
 def merge_lexicons(lexicons: list[DocLexicon]) -> tuple[Entity, ...]:
     """Deterministic merge of every document's declarations into gazetteer entities."""
-    codes = sorted({c for lex in lexicons for c in lex.products})
+    return LexiconTotals.of(lexicons).entities()
+
+
+def _merge(codes: list[str], phrases: Counter[str], names: Counter[str]) -> tuple[Entity, ...]:
     code_keys = {norm_key(c): c for c in codes}
-    phrases: Counter[str] = Counter()
-    names: Counter[str] = Counter()
-    for lex in lexicons:
-        phrases.update(dict(lex.phrases))
-        names.update(lex.names)
     explicit: dict[str, set[str]] = {c: set() for c in codes}
     colours: dict[str, set[str]] = {c: set() for c in codes}
     others: dict[str, Counter[str]] = {}

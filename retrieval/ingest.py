@@ -127,8 +127,9 @@ class Ingestor:
             warnings.extend(f"{rel}: {w}" for w in file_warnings)
             new_doc_ids = tuple(sorted({c.doc_id for c in chunks}))
             stale = sorted(set(old.doc_ids) - set(new_doc_ids)) if old else []
-            self._replace(new_doc_ids, stale, records)
-            self.manifest.entries[rel] = FileEntry(digest, new_doc_ids, len(chunks), self.signature)
+            self._replace(old, new_doc_ids, stale, records)
+            ids = tuple(r.chunk.id for r in records)
+            self.manifest.entries[rel] = FileEntry(digest, new_doc_ids, len(chunks), self.signature, ids)
             counts["added" if old is None else "updated"] += 1
             counts["chunks"] += len(records)
         removed = self._remove_missing(seen)
@@ -204,8 +205,17 @@ class Ingestor:
         text = f"{chunk.text}\n\nText in the image: {' '.join(search_text(result).split())}"
         return replace(chunk, text=text, metadata=metadata)
 
-    def _replace(self, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record]) -> None:
-        self.store.delete_docs([*doc_ids, *stale])
+    def _replace(
+        self, old: FileEntry | None, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record]
+    ) -> None:
+        """Writes a file's new chunks over its old ones. Chunk ids are stable, so the upsert replaces
+        the chunks that are still there; only the old ids it does not rewrite are deleted, by primary
+        key. A file the manifest never saw deletes nothing (the cost stays flat as the KB grows)."""
+        if old is not None and old.chunk_ids:
+            kept = {r.chunk.id for r in records}
+            self.store.delete_ids([i for i in old.chunk_ids if i not in kept])
+        elif old is not None:  # a manifest written before chunk ids were kept
+            self.store.delete_docs([*doc_ids, *stale])
         self.store.upsert(records)
         by_doc: dict[str, list[Chunk]] = {}
         for record in records:
@@ -219,8 +229,12 @@ class Ingestor:
     def _remove_missing(self, seen: set[str]) -> int:
         gone = sorted(set(self.manifest.entries) - seen)
         for rel in gone:
-            doc_ids = self.manifest.entries[rel].doc_ids
-            self.store.delete_docs(list(doc_ids))
+            entry = self.manifest.entries[rel]
+            doc_ids = entry.doc_ids
+            if entry.chunk_ids:
+                self.store.delete_ids(list(entry.chunk_ids))
+            else:
+                self.store.delete_docs(list(doc_ids))
             for sink in self.sinks:
                 for doc_id in doc_ids:
                     sink.remove_document(doc_id)

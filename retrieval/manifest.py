@@ -21,12 +21,16 @@ MANIFEST_VERSION = 1
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One ingested KB file: its content hash, the doc_ids it produced, and how it was embedded."""
+    """One ingested KB file: its content hash, the doc_ids it produced, and how it was embedded.
+
+    `chunk_ids` are the store primary keys of its chunks (empty in manifests written before they
+    were kept: those files are then replaced by doc_id)."""
 
     sha256: str
     doc_ids: tuple[str, ...]
     chunks: int
     embedder: str | None
+    chunk_ids: tuple[str, ...] = ()
 
 
 def content_hash(path: Path, sidecar: Path | None = None) -> str:
@@ -62,6 +66,7 @@ class Manifest:
                     doc_ids=tuple(e["doc_ids"]),
                     chunks=int(e["chunks"]),
                     embedder=e.get("embedder"),
+                    chunk_ids=tuple(e.get("chunk_ids") or ()),
                 )
                 for rel, e in files.items()
             }

@@ -226,6 +226,17 @@ class VectorStoreContract:
         loaded.delete_docs([])
         assert loaded.count() == len(_CORPUS) - 3
 
+    def test_delete_ids(self, loaded: VectorStore) -> None:
+        router_1 = corpus_records(self.DIM)[1].chunk.id
+        quoted = corpus_records(self.DIM)[-1].chunk.id
+        loaded.delete_ids([router_1, quoted, "no-such-id"])
+        assert loaded.count() == len(_CORPUS) - 2
+        assert loaded.doc_ids() == {row[0] for row in _CORPUS} - {QUOTED_DOC}
+        hits = loaded.hybrid_search("router firmware guide", [DenseQuery("d", one_hot(1, self.DIM))], 10)
+        assert ("router.md", 1) not in ids_of(hits) and ("router.md", 0) in ids_of(hits)
+        loaded.delete_ids([])
+        assert loaded.count() == len(_CORPUS) - 2
+
     def test_records_without_vectors_are_found_by_text_only(self, store: VectorStore) -> None:
         store.upsert(corpus_records(self.DIM))
         store.upsert([make_record("novec.md", 0, "text", "Toaster smoke alarm", "toastit", None, self.DIM)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from PIL import Image
 
 from app.runtime import Runtime, open_runtime
 from core.config import Settings
+from retrieval.manifest import Manifest
 from retrieval.retriever import Query
 from tests.tiny_models import tiny_imagebind_embedder
 
@@ -173,3 +175,44 @@ def test_dense_ingestion_with_tiny_imagebind_and_reembedding(tmp_path: Path, kb:
         assert set(result.sources) == {"dense:text", "dense:image", "bm25"}
         assert any("dense:image" in hit.sources for hit in result.hits)
         assert _ingest(rt, kb).skipped == 5
+
+
+def test_replacing_a_file_deletes_by_primary_key_only_what_is_gone(
+    runtime: Runtime, kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, list[str]]] = []
+    store = runtime.store
+    for name in ("delete_ids", "delete_docs"):
+        real = getattr(store, name)
+
+        def spy(values, _name=name, _real=real):  # type: ignore[no-untyped-def]
+            calls.append((_name, list(values)))
+            return _real(values)
+
+        monkeypatch.setattr(store, name, spy)
+    _ingest(runtime, kb)
+    assert calls == []  # files the manifest never saw delete nothing
+    before = runtime.store.count()
+    (kb / "faq.csv").write_text("question,answer\nHow long is the warranty?,Two years.\n", encoding="utf-8")
+    _ingest(runtime, kb)
+    kept = list(Manifest.load(runtime.settings.manifest_path).entries["faq.csv"].chunk_ids)
+    assert len(kept) == 1
+    assert [name for name, _ in calls] == ["delete_ids"] and len(calls[0][1]) == 1
+    assert calls[0][1] != kept and runtime.store.count() == before - 1
+    assert "faq.csv#row-2" not in runtime.store.doc_ids()
+
+
+def test_a_manifest_without_chunk_ids_still_replaces_by_document(runtime: Runtime, kb: Path) -> None:
+    _ingest(runtime, kb)
+    path = runtime.settings.manifest_path
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    for entry in raw["files"].values():
+        del entry["chunk_ids"]
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    (kb / "faq.csv").write_text("question,answer\nHow long is the warranty?,Two years.\n", encoding="utf-8")
+    (kb / "guides" / "leds.md").unlink()
+    report = _ingest(runtime, kb)
+    assert (report.updated, report.removed) == (1, 1)
+    ids = runtime.store.doc_ids()
+    assert "faq.csv#row-2" not in ids and "guides/leds.md" not in ids and "faq.csv#row-1" in ids
+    assert Manifest.load(path).entries["faq.csv"].chunk_ids

@@ -147,6 +147,14 @@ class MilvusStore:
                     self.collection, filter=filters.field_in("doc_id", batch), timeout=self._timeout_s
                 )
 
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """By primary key: Milvus Lite deletes these directly, where a `doc_id in [...]` filter costs a
+        scan of the whole collection."""
+        client = self._require()
+        for batch in filters.batched(ids, _DELETE_BATCH):
+            with self._errors("deleting chunks"):
+                client.delete(self.collection, ids=list(batch), timeout=self._timeout_s)
+
     def _row(self, record: Record) -> dict[str, Any]:
         chunk = record.chunk
         if chunk.modality not in MODALITIES:

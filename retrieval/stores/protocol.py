@@ -39,6 +39,11 @@ class VectorStore(Protocol):
 
     def delete_docs(self, doc_ids: Sequence[str]) -> None: ...
 
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Deletes chunks by primary key (`Chunk.id`); unknown ids are ignored. Cheaper than
+        `delete_docs` where the caller knows the ids (the manifest does)."""
+        ...
+
     def flush(self) -> None:
         """Makes finished writes durable and fast to search (called once after an ingestion run)."""
         ...
