@@ -11,6 +11,7 @@ that fails its grounding check is replaced instead of being shown as fact); afte
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -27,6 +28,8 @@ from knowledge_graph.protocol import ContextGraph
 from retrieval.ocr.fields import search_text
 from retrieval.retriever import LinkedDoc, Retriever
 from retrieval.understand import InputReader, MediaSource, Understanding
+
+log = logging.getLogger(__name__)
 
 HANDOFF_MESSAGE = (
     "I'll hand this conversation to a member of our support team. They can see what you sent and what I "
@@ -217,10 +220,19 @@ class ChatEngine:
             )
             if abstained and self.generator is not None:
                 trace["handoff"] = handoff_packet(trace)
-            trace["turn_id"] = self.traces.record(trace)
+            trace["turn_id"] = self._record(trace)
             stream.set_result(
                 TurnResult(trace["turn_id"], session.id, shown, cited, abstained, abstained, trace)
             )
+
+    def _record(self, trace: dict[str, Any]) -> int:
+        """Stores the trace; a failure to store it is logged for staff and never breaks the turn or
+        the session (the customer still gets the answer; turn id 0 means "not recorded")."""
+        try:
+            return self.traces.record(trace)
+        except Exception:  # noqa: BLE001 - any store failure: the conversation must go on
+            log.exception("could not record the trace of a turn in session %s", trace.get("session_id"))
+            return 0
 
     def _understand_in_context(self, session: Session, u: Understanding) -> TurnContext:
         """Records the turn's entities (typed, heard or read on screen) and resolves its references."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, StoreError
+from core.sanitise import clean_text
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -104,28 +105,29 @@ class TraceStore:
                 raise StoreError(f"trace database {self.path}: {exc}") from exc
 
     def record(self, trace: Mapping[str, Any]) -> int:
-        """Stores one turn's trace; returns its turn id."""
+        """Stores one turn's trace; returns its turn id. Text is cleaned first (a lone surrogate or a
+        NUL typed by a client cannot make the row unstorable)."""
         answer = trace.get("answer", {})
         with self._db() as db:
             cur = db.execute(
                 "INSERT INTO turns (session_id, turn_index, created_at, question, answer, abstained, handoff,"
                 " payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    trace["session_id"],
+                    clean_text(str(trace["session_id"])),
                     int(trace.get("turn_index", 0)),
                     float(trace.get("created_at", time.time())),
-                    str(trace.get("inputs", {}).get("text", "")),
-                    str(answer.get("text", "")),
+                    clean_text(str(trace.get("inputs", {}).get("text", ""))),
+                    clean_text(str(answer.get("text", ""))),
                     int(bool(answer.get("abstained"))),
                     int(trace.get("handoff") is not None),
-                    json.dumps(trace, ensure_ascii=False, default=str),
+                    clean_text(json.dumps(trace, ensure_ascii=False, default=str)),
                 ),
             )
             return int(cur.lastrowid or 0)
 
     def set_feedback(self, turn_id: int, session_id: str, thumbs_up: bool, comment: str = "") -> None:
         """Feedback from the customer who had that turn (the session id must match)."""
-        comment = comment.strip()[:MAX_COMMENT_CHARS]
+        comment = clean_text(comment).strip()[:MAX_COMMENT_CHARS]
         with self._db() as db:
             cur = db.execute(
                 "UPDATE turns SET feedback = ?, feedback_comment = ? WHERE id = ? AND session_id = ?",
@@ -143,7 +145,7 @@ class TraceStore:
         with self._db() as db:
             db.execute(
                 "UPDATE turns SET handoff = 1, payload = ? WHERE id = ? AND session_id = ?",
-                (json.dumps(trace, ensure_ascii=False, default=str), turn_id, session_id),
+                (clean_text(json.dumps(trace, ensure_ascii=False, default=str)), turn_id, session_id),
             )
 
     def get(self, turn_id: int, *, session_id: str | None = None) -> TurnRow | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.sanitise import clean_text
 from core.config import Limits
 from core.errors import InputError, ModelMissingError
 from retrieval import sounds
@@ -117,7 +118,9 @@ class InputReader:
         image_name: str | None = None,
         audio_name: str | None = None,
     ) -> Understanding:
-        text = (text or "").strip()
+        text = clean_text(text or "").strip()
+        image_name = clean_text(image_name) if image_name else image_name
+        audio_name = clean_text(audio_name) if audio_name else audio_name
         if len(text) > self.limits.max_query_chars:
             raise InputError(
                 f"the message is {len(text)} characters long; the limit is {self.limits.max_query_chars}"

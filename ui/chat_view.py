@@ -12,6 +12,7 @@ API endpoints (for `gradio_client`): `/chat` (message -> history, cleared box, t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,19 @@ import gradio as gr
 from chatbot.engine import ChatEngine
 from chatbot.sessions import new_session_id
 from core.errors import InputError, SupportbotError
+from core.sanitise import clean_text
 from ui import render
+
+log = logging.getLogger(__name__)
 
 THUMBS_UP = "up"
 THUMBS_DOWN = "down"
 RATINGS = [("Helpful", THUMBS_UP), ("Not helpful", THUMBS_DOWN)]
 PLACEHOLDER = "Ask a question — or attach a screenshot, an audio file, or record a voice note"
+UNEXPECTED = (
+    "Sorry — something went wrong while I was answering this message. Please send it again, or ask "
+    "for a human."
+)
 
 
 @dataclass
@@ -71,10 +79,10 @@ def _message_parts(message: Any) -> tuple[str, list[str]]:
     if message is None:
         return "", []
     if isinstance(message, str):
-        return message, []
+        return clean_text(message), []
     if isinstance(message, dict):
         files = [f if isinstance(f, str) else str(f.get("path", "")) for f in message.get("files") or []]
-        return str(message.get("text") or ""), [f for f in files if f]
+        return clean_text(str(message.get("text") or "")), [clean_text(f) for f in files if f]
     raise InputError("the message must be text or {'text': ..., 'files': [...]}")
 
 
@@ -146,11 +154,14 @@ class ChatController:
                 yield state.snapshot(), None, state, {}, self.banner(state)
             state.messages.pop()
             result = stream.result
-        except SupportbotError as exc:
+        except Exception as exc:  # noqa: BLE001 - one failing turn never ends the session
             if state.messages and state.messages[-1].get("content") == "…":
                 state.messages.pop()
-            state.add([render.error_message(str(exc))])
-            yield state.snapshot(), None, state, {"error": str(exc)}, self.banner(state)
+            reason = str(exc) if isinstance(exc, SupportbotError) else UNEXPECTED
+            if not isinstance(exc, SupportbotError):
+                log.exception("chat turn failed in session %s", session_id)
+            state.add([render.error_message(reason)])
+            yield state.snapshot(), None, state, {"error": reason}, self.banner(state)
             return
         trace = result.trace
         inputs = trace.get("inputs", {})
