@@ -36,9 +36,12 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def print_failure(rel: str, reason: str) -> None:
+    """One failed file, printed as it happens (an aborted run has reported what failed so far)."""
+    print(f"failed: {rel}: {reason}", file=sys.stderr, flush=True)
+
+
 def _print_ingest(report: IngestReport) -> None:
-    for rel, reason in report.failed:
-        _err(f"failed: {rel}: {reason}")
     for warning in report.warnings:
         _err(f"warning: {warning}")
     print(f"ingest: {report.summary()}")
@@ -46,7 +49,7 @@ def _print_ingest(report: IngestReport) -> None:
 
 def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
     with open_runtime(settings) as runtime:
-        report = runtime.ingest(kb_dir, progress=progress)
+        report = runtime.ingest(kb_dir, progress=progress, on_failure=print_failure)
     _print_ingest(report)
     return 0
 
@@ -124,7 +127,7 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
         if temp_data:
             settings = settings.with_(data_dir=Path(tmp))
         with open_runtime(settings) as runtime:
-            _print_ingest(runtime.ingest(kb, progress=False))
+            _print_ingest(runtime.ingest(kb, progress=False, on_failure=print_failure))
             engine = runtime.engine(if_missing="retrieval-only")
             report = run_eval(cases, lambda case: run_case(engine, case))
     print(format_table(report))

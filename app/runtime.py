@@ -26,7 +26,7 @@ from retrieval.asr.factory import make_transcriber
 from retrieval.asr.protocol import Transcriber
 from retrieval.embedders.factory import make_embedder
 from retrieval.embedders.protocol import Embedder
-from retrieval.ingest import Ingestor, IngestReport
+from retrieval.ingest import FailureHook, Ingestor, IngestReport
 from retrieval.manifest import Manifest
 from retrieval.ocr.factory import make_reader
 from retrieval.ocr.protocol import ScreenshotReader
@@ -153,16 +153,20 @@ class Runtime:
             generator.load()
         return generator
 
-    def ingest(self, kb_dir: Path, *, progress: bool = True) -> IngestReport:
-        """Brings the store and the knowledge graph in line with `kb_dir`, then saves the graph."""
-        report = self.ingestor(progress=progress).run(kb_dir)
+    def ingest(
+        self, kb_dir: Path, *, progress: bool = True, on_failure: FailureHook | None = None
+    ) -> IngestReport:
+        """Brings the store and the knowledge graph in line with `kb_dir`, committing the store, the
+        graph and the manifest in batches (a killed run resumes); `on_failure(path, reason)` hears
+        of each failed file as it happens."""
+        report = self.ingestor(progress=progress, on_failure=on_failure).run(kb_dir)
         if report.wrote_anything or not self.settings.graph_path.exists():
             self.graph().save(self.settings.graph_path)
             if self.ocr is None and self._reader is not None and self._engine is None:
                 self._reader = None  # rebuilt on next use, so OCR knows the KB's product names
         return report
 
-    def ingestor(self, *, progress: bool = True) -> Ingestor:
+    def ingestor(self, *, progress: bool = True, on_failure: FailureHook | None = None) -> Ingestor:
         manifest = Manifest.load(self.settings.manifest_path)
         if manifest.entries and not self.settings.graph_path.exists():
             manifest = Manifest(manifest.path)  # the graph is missing: rebuild everything once
@@ -175,6 +179,8 @@ class Runtime:
             ocr=self.input_reader().ocr,
             batch_size=self.settings.batch_size,
             progress=progress,
+            checkpoint=lambda: self.graph().save(self.settings.graph_path),
+            on_failure=on_failure,
         )
 
     def close(self) -> None:

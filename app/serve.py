@@ -84,6 +84,10 @@ def preload_readers(runtime: Runtime) -> list[str]:
     return notices
 
 
+def _print_failure(rel: str, reason: str) -> None:
+    print(f"failed: {rel}: {reason}", file=sys.stderr, flush=True)
+
+
 class AppServer:
     """uvicorn around an ASGI app: `run()` blocks (Ctrl-C stops it); `start()` serves from a thread."""
 
@@ -174,9 +178,7 @@ def serve(
         )
     with open_runtime(settings) as runtime:
         if ingest and kb_dir is not None:
-            report = runtime.ingest(kb_dir, progress=True)
-            for rel, reason in report.failed:
-                print(f"failed: {rel}: {reason}", file=sys.stderr)
+            report = runtime.ingest(kb_dir, progress=True, on_failure=_print_failure)
             print(f"ingest: {report.summary()}")
         engine, notices = open_engine(runtime)
         notices += preload_readers(runtime)

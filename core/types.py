@@ -15,6 +15,7 @@ import numpy as np
 Modality = Literal["text", "image", "audio"]
 MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
 RRF_K = 60  # reciprocal rank fusion constant, for every fusion in the project
+DOC_ID_MAX_BYTES = 1024  # the longest doc_id any store keeps (UTF-8 bytes; Milvus VARCHAR field)
 
 
 def leading_modality(image: object | None, audio: object | None) -> Modality:
@@ -56,6 +57,16 @@ class Chunk:
     title: str = ""
     media_path: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        size = len(self.doc_id.encode("utf-8"))
+        if size > DOC_ID_MAX_BYTES:
+            from core.errors import InputError
+
+            raise InputError(
+                f"its name and folders are {size:,} bytes long; the index keeps ids up to "
+                f"{DOC_ID_MAX_BYTES:,} bytes: shorten the folder or file names"
+            )
 
     @property
     def id(self) -> str:

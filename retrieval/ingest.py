@@ -11,8 +11,10 @@ found on them joins their caption for full-text search and the knowledge graph. 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.config import Limits
-from core.errors import InputError
+from core.errors import ConfigError, InputError, StoreError
 from core.types import Chunk, Record, Waveform
 from retrieval import injection, sounds
 from retrieval.documents.loaders import load_chunks
@@ -68,8 +70,36 @@ class IngestReport:
         )
 
 
+@dataclass
+class _Tally:
+    """What a run has done so far; `pending` files changed since the last commit."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    removed: int = 0
+    chunks: int = 0
+    pending: int = 0
+    store_failures_in_a_row: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+FailureHook = Callable[[str, str], None]
+MAX_STORE_FAILURES_IN_A_ROW = 5
+
+
 class Ingestor:
-    """Brings a store (and optional sinks) in line with a KB folder. Heavy parts are passed in."""
+    """Brings a store (and optional sinks) in line with a KB folder. Heavy parts are passed in.
+
+    Resumable: every `commit_every` changed files the store is flushed, `checkpoint` runs (the
+    runtime saves the knowledge graph) and the manifest is saved, in that order, so a run killed at
+    any point leaves a manifest that lists only what the store and the graph hold; running again
+    redoes only the files after the last commit and ends in the state of a clean run (chunk ids
+    are stable, so rewritten chunks replace themselves). A store error is retried `retries` times
+    with doubling delays, then reported for that file; `on_failure(path, reason)` hears of each
+    failed file as it happens.
+    """
 
     def __init__(
         self,
@@ -82,7 +112,14 @@ class Ingestor:
         ocr: ScreenshotReader | None = None,
         batch_size: int = 8,
         progress: bool = True,
+        commit_every: int = 50,
+        checkpoint: Callable[[], object] | None = None,
+        on_failure: FailureHook | None = None,
+        retries: int = 3,
+        backoff_s: float = 0.5,
     ) -> None:
+        if commit_every < 1 or retries < 0 or backoff_s < 0:
+            raise ConfigError("commit_every must be >= 1, retries and backoff_s >= 0")
         self.store = store
         self.manifest = manifest
         self.embedder = embedder
@@ -91,6 +128,11 @@ class Ingestor:
         self.ocr = ocr
         self.batch_size = batch_size
         self.progress = progress
+        self.commit_every = commit_every
+        self.checkpoint = checkpoint
+        self.on_failure = on_failure
+        self.retries = retries
+        self.backoff_s = backoff_s
 
     @property
     def signature(self) -> str | None:
@@ -102,50 +144,106 @@ class Ingestor:
             raise InputError(f"knowledge-base folder {kb_root} does not exist or is not a directory")
         files = discover(kb_root)
         seen: set[str] = set()
-        counts = {"added": 0, "updated": 0, "skipped": 0, "chunks": 0}
-        failed: list[tuple[str, str]] = []
-        warnings: list[str] = []
+        tally = _Tally()
         bar = tqdm(files, desc="ingest", unit="file", disable=not self.progress, leave=False)
         for kb_file in bar:
-            rel = kb_file.doc_id
-            seen.add(rel)
-            try:
-                digest = content_hash(kb_file.path, kb_file.sidecar)
-            except OSError as exc:
-                failed.append((rel, f"cannot read file: {exc.strerror or exc}"))
-                continue
-            old = self.manifest.entries.get(rel)
-            if old is not None and old.sha256 == digest and old.embedder == self.signature:
-                counts["skipped"] += 1
-                continue
-            try:
-                chunks, file_warnings = self._load(kb_file)
-                records = self._embed(chunks)
-            except InputError as exc:
-                failed.append((rel, str(exc)))
-                continue
-            warnings.extend(f"{rel}: {w}" for w in file_warnings)
-            new_doc_ids = tuple(sorted({c.doc_id for c in chunks}))
-            stale = sorted(set(old.doc_ids) - set(new_doc_ids)) if old else []
-            self._replace(old, new_doc_ids, stale, records)
-            ids = tuple(r.chunk.id for r in records)
-            self.manifest.entries[rel] = FileEntry(digest, new_doc_ids, len(chunks), self.signature, ids)
-            counts["added" if old is None else "updated"] += 1
-            counts["chunks"] += len(records)
-        removed = self._remove_missing(seen)
-        if counts["added"] or counts["updated"] or removed:
-            self.store.flush()
-            self.manifest.save()
+            seen.add(kb_file.doc_id)
+            self._ingest_file(kb_file, tally)
+            if tally.pending >= self.commit_every:
+                self._commit(tally)
+        tally.removed = self._remove_missing(seen)
+        tally.pending += tally.removed
+        self._commit(tally)
         return IngestReport(
-            added=counts["added"],
-            updated=counts["updated"],
-            removed=removed,
-            skipped=counts["skipped"],
-            failed=tuple(failed),
-            chunks_written=counts["chunks"],
+            added=tally.added,
+            updated=tally.updated,
+            removed=tally.removed,
+            skipped=tally.skipped,
+            failed=tuple(tally.failed),
+            chunks_written=tally.chunks,
             dense=self.embedder is not None,
-            warnings=tuple(warnings),
+            warnings=tuple(tally.warnings),
         )
+
+    def _fail(self, tally: _Tally, rel: str, reason: str) -> None:
+        reason = " ".join(reason.split())
+        tally.failed.append((rel, reason))
+        log.warning("ingest failed: %s: %s", rel, reason)
+        if self.on_failure is not None:
+            self.on_failure(rel, reason)
+
+    def _ingest_file(self, kb_file: KBFile, tally: _Tally) -> None:
+        """One file: skipped if unchanged, else loaded, embedded and written; a failure is reported
+        and leaves its earlier version (if any) in place."""
+        rel = kb_file.doc_id
+        try:
+            digest = content_hash(kb_file.path, kb_file.sidecar)
+        except OSError as exc:
+            self._fail(tally, rel, f"cannot read file: {exc.strerror or exc}")
+            return
+        old = self.manifest.entries.get(rel)
+        if old is not None and old.sha256 == digest and old.embedder == self.signature:
+            tally.skipped += 1
+            return
+        try:
+            chunks, file_warnings = self._load(kb_file)
+            records = self._embed(chunks)
+        except InputError as exc:
+            self._fail(tally, rel, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a reader or embedder crash fails this file only
+            log.exception("unexpected error reading %s", rel)
+            self._fail(tally, rel, f"could not be read ({type(exc).__name__}: {exc})")
+            return
+        new_doc_ids = tuple(sorted({c.doc_id for c in chunks}))
+        stale = sorted(set(old.doc_ids) - set(new_doc_ids)) if old else []
+        try:
+            self._retrying(lambda: self._write(old, new_doc_ids, stale, records), f"writing {rel}")
+        except StoreError as exc:
+            self._fail(tally, rel, f"the index did not accept it: {exc}")
+            tally.store_failures_in_a_row += 1
+            if tally.store_failures_in_a_row >= MAX_STORE_FAILURES_IN_A_ROW:
+                self._commit(tally)
+                raise StoreError(
+                    f"the index failed {MAX_STORE_FAILURES_IN_A_ROW} files in a row (last: {exc}); "
+                    "the files ingested so far are saved: fix the index and run ingest again to resume"
+                ) from exc
+            return
+        tally.store_failures_in_a_row = 0
+        self._update_sinks(stale, records)
+        tally.warnings.extend(f"{rel}: {w}" for w in file_warnings)
+        ids = tuple(r.chunk.id for r in records)
+        self.manifest.entries[rel] = FileEntry(digest, new_doc_ids, len(chunks), self.signature, ids)
+        tally.added += old is None
+        tally.updated += old is not None
+        tally.chunks += len(records)
+        tally.pending += 1
+
+    def _retrying(self, action: Callable[[], None], what: str) -> None:
+        """Runs a store action, retrying a `StoreError` with doubling delays (transient timeouts)."""
+        for attempt in range(self.retries + 1):
+            try:
+                action()
+                return
+            except StoreError as exc:
+                if attempt == self.retries:
+                    raise
+                delay = self.backoff_s * (2**attempt)
+                log.warning(
+                    "%s failed (%s); retry %d of %d in %.1fs", what, exc, attempt + 1, self.retries, delay
+                )
+                time.sleep(delay)
+
+    def _commit(self, tally: _Tally) -> None:
+        """Store flushed, then the checkpoint (graph), then the manifest: the manifest never lists
+        more than the other two hold."""
+        if not tally.pending:
+            return
+        self._retrying(self.store.flush, "flushing the index")
+        if self.checkpoint is not None:
+            self.checkpoint()
+        self.manifest.save()
+        tally.pending = 0
 
     def _load(self, kb_file: KBFile) -> tuple[list[Chunk], list[str]]:
         result = load_chunks(kb_file, self.limits)
@@ -198,25 +296,32 @@ class Ingestor:
             )
         if chunk.modality != "image" or self.ocr is None:
             return chunk
-        result = self.ocr.read(media)  # type: ignore[arg-type]
+        try:
+            result = self.ocr.read(media)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - still indexed by its caption and pixels
+            log.warning("%s: OCR failed (%r); indexed by its caption only", chunk.doc_id, exc)
+            return replace(chunk, metadata={**chunk.metadata, "ocr_error": f"{type(exc).__name__}: {exc}"})
         if result.empty:
             return chunk
         metadata = {**chunk.metadata, "ocr_confidence": round(result.confidence, 4)}
         text = f"{chunk.text}\n\nText in the image: {' '.join(search_text(result).split())}"
         return replace(chunk, text=text, metadata=metadata)
 
-    def _replace(
+    def _write(
         self, old: FileEntry | None, doc_ids: Sequence[str], stale: Sequence[str], records: list[Record]
     ) -> None:
         """Writes a file's new chunks over its old ones. Chunk ids are stable, so the upsert replaces
         the chunks that are still there; only the old ids it does not rewrite are deleted, by primary
-        key. A file the manifest never saw deletes nothing (the cost stays flat as the KB grows)."""
+        key. A file the manifest never saw deletes nothing (the cost stays flat as the KB grows; a
+        resumed run rewrites the uncommitted files' chunks over themselves). Safe to retry."""
         if old is not None and old.chunk_ids:
             kept = {r.chunk.id for r in records}
             self.store.delete_ids([i for i in old.chunk_ids if i not in kept])
         elif old is not None:  # a manifest written before chunk ids were kept
             self.store.delete_docs([*doc_ids, *stale])
         self.store.upsert(records)
+
+    def _update_sinks(self, stale: Sequence[str], records: list[Record]) -> None:
         by_doc: dict[str, list[Chunk]] = {}
         for record in records:
             by_doc.setdefault(record.chunk.doc_id, []).append(record.chunk)
@@ -230,11 +335,11 @@ class Ingestor:
         gone = sorted(set(self.manifest.entries) - seen)
         for rel in gone:
             entry = self.manifest.entries[rel]
-            doc_ids = entry.doc_ids
+            doc_ids = list(entry.doc_ids)
             if entry.chunk_ids:
-                self.store.delete_ids(list(entry.chunk_ids))
+                self._retrying(partial(self.store.delete_ids, list(entry.chunk_ids)), f"removing {rel}")
             else:
-                self.store.delete_docs(list(doc_ids))
+                self._retrying(partial(self.store.delete_docs, doc_ids), f"removing {rel}")
             for sink in self.sinks:
                 for doc_id in doc_ids:
                     sink.remove_document(doc_id)

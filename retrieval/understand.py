@@ -11,20 +11,23 @@ absent: then the turn goes on without them and `notes` says so.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.sanitise import clean_text
 from core.config import Limits
 from core.errors import InputError, ModelMissingError
+from core.sanitise import clean_text
 from retrieval import sounds
 from retrieval.asr.protocol import Transcriber, Transcript
 from retrieval.media import load_audio, load_image
 from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import OcrResult, ScreenshotReader
 from retrieval.retriever import Query
+
+log = logging.getLogger(__name__)
 
 MediaSource = Path | bytes
 
@@ -180,6 +183,10 @@ class InputReader:
                 raise
             notes.append(f"screenshot text not read: {exc}")
             return None
+        except Exception as exc:  # noqa: BLE001 - a reader failure is a note on this turn, never a crash
+            log.warning("OCR failed on a %s image: %r", getattr(picture, "size", "?"), exc)
+            notes.append("the text on the image could not be read; searching by the picture alone")
+            return None
         timings["ocr"] = (time.perf_counter() - started) * 1000
         if result.empty:
             notes.append("no text found in the image; searching by the picture alone")
@@ -198,6 +205,10 @@ class InputReader:
             if not self.allow_missing_models:
                 raise
             notes.append(f"voice note not transcribed (speech model missing): {' '.join(str(exc).split())}")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a reader failure is a note on this turn, never a crash
+            log.warning("speech recognition failed on a %.1f s clip: %r", getattr(wave, "seconds", 0.0), exc)
+            notes.append("the voice note could not be transcribed; searching by the sound alone")
             return None
         timings["asr"] = (time.perf_counter() - started) * 1000
         if not result.text.strip():

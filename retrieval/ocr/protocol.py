@@ -108,6 +108,17 @@ class OcrOptions:
             raise ConfigError(f"OCR language {self.language!r} is not like 'eng' or 'eng+deu'")
 
 
+MIN_TEXT_SIDE_PX = 8  # no line of text fits in an image thinner than this
+MAX_ASPECT = 200  # a 1x20000 strip holds no text; OCR engines fail resizing it
+
+
+def readable(image: Image.Image) -> bool:
+    """False for an image no text could be read from (a few pixels thin, or an absurd strip): the
+    backends return "no text" for it instead of handing it to an engine that fails on it."""
+    width, height = image.size
+    return min(width, height) >= MIN_TEXT_SIDE_PX and max(width, height) <= MAX_ASPECT * min(width, height)
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """The image as RGB; transparent pixels become white (screenshots with alpha are text on nothing)."""
     if not isinstance(image, Image.Image):

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.errors import ConfigError
+from core.errors import ConfigError, InputError
 from core.models import fail
 from retrieval.ocr.fields import build_result
-from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, to_rgb
+from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, readable, to_rgb
 
 DET_MODEL = "PP-OCRv6_det_small.onnx"
 REC_MODEL = "PP-OCRv6_rec_small.onnx"
@@ -86,7 +86,14 @@ class RapidOcrReader:
     def read(self, image: Image.Image) -> OcrResult:
         self.load()
         rgb = to_rgb(image)
-        output = self._engine(rgb)
+        if not readable(rgb):
+            return build_result([], self.name, self.options.known_products)
+        try:
+            output = self._engine(rgb)
+        except Exception as exc:  # noqa: BLE001 - any engine failure is a reason about this image
+            raise InputError(
+                f"the text on this {rgb.width}x{rgb.height} image could not be read ({type(exc).__name__})"
+            ) from exc
         lines: list[OcrLine] = []
         if output.txts is not None and output.boxes is not None and output.scores is not None:
             for text, score, quad in zip(output.txts, output.scores, output.boxes, strict=True):

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 from core.errors import InputError
 from core.models import fail
 from retrieval.ocr.fields import build_result
-from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, to_rgb
+from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, readable, to_rgb
 
 _INSTALL = "apt-get install -y tesseract-ocr"
 ROLE = "OCR"
@@ -80,6 +80,8 @@ class TesseractReader:
     def read(self, image: Image.Image) -> OcrResult:
         self.load()
         rgb = to_rgb(image)
+        if not readable(rgb):
+            return build_result([], self.name, self.options.known_products)
         scale = 2 if rgb.height < _UPSCALE_BELOW else 1
         gray = ImageOps.grayscale(rgb)
         if scale != 1:

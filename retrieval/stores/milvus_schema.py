@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from core.types import Hit, Modality, SourceScore
+from core.types import DOC_ID_MAX_BYTES, Hit, Modality, SourceScore
 
 TEXT_MAX_BYTES = 16384
-DOC_ID_MAX_BYTES = 1024
 SOURCE_MAX_BYTES = 4096
 MIN_SOURCE_LIMIT = 20
 OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
