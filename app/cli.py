@@ -93,8 +93,9 @@ def _generators(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generator",
         default=None,
-        choices=["t5", "extractive"],
-        help="answer generator: t5 (default; needs weights) or extractive (quotes the KB, labelled as such)",
+        choices=["t5", "composer", "extractive"],
+        help="answer generator: t5 (default; needs weights) or composer (no model: arranges the KB's own "
+        "words to answer; 'extractive' is the same)",
     )
     parser.add_argument(
         "--generator-model", default=None, help="fine-tuned T5 directory (default flan-t5-base)"

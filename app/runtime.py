@@ -149,7 +149,7 @@ class Runtime:
             if if_missing == "retrieval-only":
                 log.warning("answer generator %s unavailable: evaluating retrieval only", s.generator)
                 return None
-            generator = make_generator(s.with_(generator_model=None), "extractive")
+            generator = make_generator(s.with_(generator_model=None), "composer")
             generator.load()
         return generator
 

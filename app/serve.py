@@ -55,8 +55,8 @@ def open_engine(runtime: Runtime) -> tuple[ChatEngine, list[str]]:
     model gives the extractive generator (see `Runtime.engine`), and the banner says so."""
     engine = runtime.engine(if_missing="extractive")
     notices: list[str] = []
-    if engine.generator is not None and engine.generator.name.startswith("extractive"):
-        chosen = runtime.settings.generator == "extractive"
+    if engine.generator is not None and engine.generator.name == "composer":
+        chosen = runtime.settings.generator in ("composer", "extractive")
         notices.append(EXTRACTIVE_CHOSEN if chosen else GENERATOR_FALLBACK)
     if engine.retriever.dense_note:
         notices.append(engine.retriever.dense_note)

@@ -42,7 +42,7 @@ from app.commands import replay_case  # noqa: E402
 from app.runtime import open_runtime  # noqa: E402
 from chatbot.abstention import AbstentionPolicy  # noqa: E402
 from chatbot.engine import ChatEngine, EngineOptions  # noqa: E402
-from chatbot.generators.extractive import ExtractiveGenerator  # noqa: E402
+from chatbot.generators.composer import ComposerGenerator  # noqa: E402
 from core.config import Settings  # noqa: E402
 from retrieval.evaluation import EvalCase, load_cases  # noqa: E402
 
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             report = runtime.ingest(args.kb, progress=False)
             ingest_s = time.perf_counter() - started
-            engine = runtime.engine(generator=ExtractiveGenerator(), options=EngineOptions(policy=policy))
+            engine = runtime.engine(generator=ComposerGenerator(), options=EngineOptions(policy=policy))
             dense = engine.retriever.embedder is not None
             started = time.perf_counter()
             observations = [observe(engine, case) for case in cases]

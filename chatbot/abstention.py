@@ -68,9 +68,14 @@ class AbstentionPolicy:
 
 @dataclass(frozen=True)
 class Verdict:
+    """Whether to abstain; `reason` is for staff (figures included), `kind` names the customer's refusal
+    (`chatbot.answers.wording.REFUSALS`), `subject` what it is about (the unknown model codes)."""
+
     abstain: bool
     reason: str
     confidence: float
+    kind: str = ""
+    subject: tuple[str, ...] = ()
 
 
 def topic_terms(text: str) -> list[str]:
@@ -228,6 +233,14 @@ def title_containment(terms: set[str], hits: Sequence[Hit], top: int) -> float:
     return round(best, 4)
 
 
+UNSURE_ASR = 0.7  # a voice note heard below this that matches nothing was more likely misheard than off-topic
+
+
+def _voice_only_unsure(understanding: Understanding) -> bool:
+    t = understanding.transcript
+    return t is not None and not understanding.typed_text and t.confidence < UNSURE_ASR
+
+
 def judge(
     policy: AbstentionPolicy, understanding: Understanding, resolved_text: str, hits: Sequence[Hit]
 ) -> Verdict:
@@ -236,17 +249,24 @@ def judge(
     t, o = understanding.transcript, understanding.ocr
     if t is not None and not typed and t.text.strip() and t.confidence < policy.min_asr:
         return Verdict(
-            True, f"the voice note could not be understood reliably (confidence {t.confidence:.2f})", 0.0
+            True,
+            f"the voice note could not be understood reliably (confidence {t.confidence:.2f})",
+            0.0,
+            "unclear_voice",
         )
     if o is not None and not typed and t is None and not o.empty and o.confidence < policy.min_ocr:
         return Verdict(
-            True, f"the screenshot could not be read reliably (confidence {o.confidence:.2f})", 0.0
+            True,
+            f"the screenshot could not be read reliably (confidence {o.confidence:.2f})",
+            0.0,
+            "unreadable_screenshot",
         )
     if not hits:
-        return Verdict(True, "nothing in the knowledge base matches the question", 0.0)
+        return Verdict(True, "nothing in the knowledge base matches the question", 0.0, "not_found")
     unknown = unknown_models(resolved_text, hits)
     if unknown:
-        return Verdict(True, f"{', '.join(unknown)} is not a product our support knowledge covers", 0.0)
+        reason = f"{', '.join(unknown)} is not a product our support knowledge covers"
+        return Verdict(True, reason, 0.0, "unknown_product", tuple(unknown))
     question = question_text(understanding, resolved_text)
     terms = set(topic_terms(question))
     confidence = retrieval_confidence(terms, hits, policy.top_hits, question)
@@ -260,5 +280,6 @@ def judge(
             "the question looks out of scope for our support knowledge "
             f"(match {confidence:.2f} < {threshold:.2f})",
             confidence,
+            "unclear_voice" if _voice_only_unsure(understanding) else "out_of_scope",
         )
     return Verdict(False, "", confidence)

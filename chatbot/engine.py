@@ -17,8 +17,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chatbot.abstention import AbstentionPolicy, judge
-from chatbot.generators.protocol import Answer, Evidence, GenerationRequest, Generator, evidence_from_hits
+from chatbot.abstention import AbstentionPolicy, Verdict, judge
+from chatbot.answer_step import (
+    Citation,
+    PendingReply,
+    answer_evidence,
+    asked_attributes,
+    finish_citations,
+    pending_reply,
+    plan_answer,
+)
+from chatbot.answers.plan import AnswerPlan
+from chatbot.answers.scope import Scoper
+from chatbot.answers.wording import CONTINUE, NO_GENERATOR, OFFER_BUTTONS, branch_question, refusal
+from chatbot.generators.protocol import Answer, GenerationRequest, Generator, evidence_from_hits
 from chatbot.sessions import Session, SessionLimits, SessionStore
 from chatbot.traces import TraceStore
 from chatbot.turn_trace import TurnContext, build_trace, handoff_packet
@@ -26,7 +38,7 @@ from core.errors import ConfigError
 from knowledge_graph.context import ContextOptions, ResolvedQuery, TurnInput
 from knowledge_graph.protocol import ContextGraph
 from retrieval.ocr.fields import search_text
-from retrieval.retriever import LinkedDoc, Retriever
+from retrieval.retriever import LinkedDoc, RetrievalResult, Retriever
 from retrieval.understand import InputReader, MediaSource, Understanding
 
 log = logging.getLogger(__name__)
@@ -36,7 +48,7 @@ HANDOFF_MESSAGE = (
     "found, so you won't have to repeat yourself."
 )
 
-RETRIEVAL_ONLY = "(no answer generator loaded: retrieval only)"
+__all__ = ["HANDOFF_MESSAGE", "ChatEngine", "Citation", "EngineOptions", "TurnResult", "TurnStream"]
 
 
 @dataclass(frozen=True)
@@ -61,20 +73,10 @@ class EngineOptions:
 
 
 @dataclass(frozen=True)
-class Citation:
-    number: int
-    doc_id: str
-    title: str
-    modality: str
-    snippet: str
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
 class TurnResult:
+    """One finished turn: the text the customer saw, its citations, whether the bot declined to answer,
+    handed over, or asked a question back; `options` are the replies offered as buttons."""
+
     turn_id: int
     session_id: str
     text: str
@@ -82,6 +84,22 @@ class TurnResult:
     abstained: bool
     handoff: bool
     trace: dict[str, Any]
+    options: tuple[str, ...] = ()
+    asked_back: bool = False
+
+
+@dataclass
+class TurnOutcome:
+    """What the decide and answer steps produced for one turn (filled as they run)."""
+
+    shown: str = ""
+    citations: tuple[Citation, ...] = ()
+    plan: AnswerPlan | None = None
+    answer: Answer | None = None
+    offer: str | None = None  # why a person is offered (staff words)
+    options: tuple[str, ...] = ()
+    handoff_reasons: tuple[str, ...] = ()
+    handoff_source: dict[str, Any] | None = None  # the trace the handoff packet describes
 
 
 class TurnStream:
@@ -160,72 +178,172 @@ class ChatEngine:
             started = time.perf_counter()
             turn = self._understand_in_context(session, u)
             timings["context"] = _ms(started)
+            reply = pending_reply(session, u.query.text, Scoper(self.graph))
+            if reply.kind in ("accept", "decline"):
+                yield from self._answer_offer(stream, session, u, turn, reply, timings)
+                return
 
             started = time.perf_counter()
             query = u.query
-            if turn.resolved.text and turn.resolved.text != u.query.text:
-                query = replace(u.query, text=turn.resolved.text, dense_text=u.query.text or None)
+            resolved_text = turn.resolved.text
+            if reply.branch is not None and reply.option is not None:
+                resolved_text = f"{reply.branch.question} {reply.option.label}"
+            if resolved_text and resolved_text != u.query.text:
+                query = replace(u.query, text=resolved_text, dense_text=u.query.text or None)
             result = self.retriever.search(query, top_k=self.options.top_k, linked=turn.linked)
             timings["retrieve"] = _ms(started)
 
             verdict = judge(self.options.policy, u, self._judged_text(u, turn.resolved), result.hits)
-            evidence = evidence_from_hits(result.hits[: self.options.evidence_k])
-            request = GenerationRequest(
-                question=turn.resolved.text or u.query.full_text or "(screenshot or voice note)",
-                history=session.recent_history(self.options.limits),
-                evidence=evidence,
-            )
+            if reply.kind == "choice" and verdict.kind in ("out_of_scope", "not_found") and result.hits:
+                verdict = replace(verdict, abstain=False, reason="", kind="")  # a short reply to our question
             started = time.perf_counter()
-            answer: Answer | None = None
+            out = TurnOutcome()
             if self.generator is None:
-                shown = RETRIEVAL_ONLY
-                yield shown
+                out.shown = NO_GENERATOR
+                yield out.shown
             elif verdict.abstain:
-                shown = self._abstain_text(verdict.reason)
-                yield shown
+                out.shown = refusal(verdict.kind, products=verdict.subject)
+                out.offer = verdict.reason
+                yield out.shown
             else:
-                answer_stream = self.generator.stream(request)
-                so_far = ""
-                for piece in answer_stream:
-                    so_far += piece
-                    yield so_far
-                answer = answer_stream.answer
-                shown = answer.text
-                if answer.abstained or not answer.grounded:
-                    shown = self._abstain_text(answer.reason or "the answer could not be checked")
-                    yield shown
+                yield from self._answer(session, u, turn, result, reply, out)
             timings["generate"] = _ms(started)
+            self._record(stream, session, u, turn, result, verdict, out, timings)
 
-            if self.generator is None:
-                abstained = verdict.abstain
-            else:
-                abstained = answer is None or answer.abstained or not answer.grounded
-            cited = self._citations(answer, evidence) if not abstained and answer is not None else ()
-            session.context.mark_shown(c.doc_id for c in cited)
-            session.turns += 1
-            session.history.append(("user", u.query.text or turn.screen_text))
-            session.history.append(("assistant", shown))
-            trace = build_trace(
-                session=session,
-                understanding=u,
-                turn=turn,
-                result=result,
-                verdict=verdict,
-                generator=self.generator.name if self.generator is not None else None,
-                answer=answer,
-                shown=shown,
-                citations=[c.to_dict() for c in cited],
-                abstained=abstained,
-                timings=timings,
+    def _answer(
+        self,
+        session: Session,
+        u: Understanding,
+        turn: TurnContext,
+        result: RetrievalResult,
+        reply: PendingReply,
+        out: TurnOutcome,
+    ) -> Iterator[str]:
+        """Plans, then asks back or generates; fills `out` (shown text, citations, plan, answer)."""
+        assert self.generator is not None
+        question = reply.branch.question if reply.branch is not None else (u.query.text or turn.resolved.text)
+        out.plan = plan_answer(
+            self.retriever,
+            self.graph,
+            result.hits,
+            text=question or turn.resolved.text or u.query.full_text,
+            resolved=turn.resolved.text
+            if reply.branch is None
+            else f"{question} {reply.option.label if reply.option else ''}",
+            asked=asked_attributes(session, turn.linked_entities, self.graph),
+            chosen=reply.option,
+            branch_doc=reply.branch.doc_id if reply.branch is not None else None,
+        )
+        if out.plan.branch is not None:
+            session.branch = out.plan.branch
+            out.shown = branch_question(out.plan.branch)
+            out.options = tuple(o.label for o in out.plan.branch.options)
+            yield out.shown
+            return
+        if out.plan.items:
+            evidence = answer_evidence(
+                out.plan, result.hits, self.options.evidence_k - len(out.plan.sections)
             )
-            if abstained and self.generator is not None:
-                trace["handoff"] = handoff_packet(trace)
-            trace["turn_id"] = self._record(trace)
-            stream.set_result(
-                TurnResult(trace["turn_id"], session.id, shown, cited, abstained, abstained, trace)
-            )
+        else:
+            evidence = evidence_from_hits(result.hits[: self.options.evidence_k])
+        request = GenerationRequest(
+            question=turn.resolved.text or u.query.full_text or "(screenshot or voice note)",
+            history=session.recent_history(self.options.limits),
+            evidence=evidence,
+            plan=out.plan if out.plan.items else None,
+        )
+        answer_stream = self.generator.stream(request)
+        so_far = ""
+        for piece in answer_stream:
+            so_far += piece
+            yield so_far
+        out.answer = answer = answer_stream.answer
+        if answer.abstained or not answer.grounded:
+            out.shown = refusal("not_found")
+            out.offer = answer.reason or "the answer could not be checked"
+            yield out.shown
+            return
+        out.shown, out.citations = finish_citations(answer.text, answer.citations, evidence)
+        if out.shown != so_far:
+            yield out.shown
 
-    def _record(self, trace: dict[str, Any]) -> int:
+    def _answer_offer(
+        self,
+        stream: TurnStream,
+        session: Session,
+        u: Understanding,
+        turn: TurnContext,
+        reply: PendingReply,
+        timings: dict[str, float],
+    ) -> Iterator[str]:
+        """The customer answered our offer of a person: hand over (yes) or carry on (no)."""
+        out = TurnOutcome(shown=HANDOFF_MESSAGE if reply.kind == "accept" else CONTINUE)
+        yield out.shown
+        empty = RetrievalResult((), False, ())
+        verdict = Verdict(False, "", 0.0)
+        if reply.kind == "accept":
+            out.handoff_reasons = (*session.offer_reasons, "the customer accepted the offer of a person")
+            offered = self.traces.turns_for_session(session.id)
+            out.handoff_source = offered[0].trace if offered else None  # the turn the bot could not answer
+        session.offer_reasons = ()
+        self._record(stream, session, u, turn, empty, verdict, out, timings)
+
+    def _record(
+        self,
+        stream: TurnStream,
+        session: Session,
+        u: Understanding,
+        turn: TurnContext,
+        result: RetrievalResult,
+        verdict: Verdict,
+        out: TurnOutcome,
+        timings: dict[str, float],
+    ) -> None:
+        abstained = out.offer is not None or (self.generator is None and verdict.abstain)
+        if out.offer is not None:
+            session.offer = out.offer
+            session.offer_reasons = (f"the bot could not answer: {out.offer}",)
+            out.options = OFFER_BUTTONS
+        session.context.mark_shown(c.doc_id for c in out.citations)
+        session.turns += 1
+        session.history.append(("user", u.query.text or turn.screen_text))
+        session.history.append(("assistant", out.shown))
+        trace = build_trace(
+            session=session,
+            understanding=u,
+            turn=turn,
+            result=result,
+            verdict=verdict,
+            generator=self.generator.name if self.generator is not None else None,
+            answer=out.answer,
+            shown=out.shown,
+            citations=[c.to_dict() for c in out.citations],
+            abstained=abstained,
+            timings=timings,
+        )
+        trace["answer"]["plan"] = out.plan.to_dict() if out.plan is not None else None
+        trace["answer"]["asked_back"] = out.plan.branch.to_dict() if out.plan and out.plan.branch else None
+        trace["answer"]["options"] = list(out.options)
+        trace["answer"]["offered_person"] = out.offer is not None
+        if out.handoff_reasons:
+            source = out.handoff_source if out.handoff_source is not None else trace
+            trace["handoff"] = handoff_packet(source, reasons=out.handoff_reasons)
+        trace["turn_id"] = self._store_trace(trace)
+        stream.set_result(
+            TurnResult(
+                trace["turn_id"],
+                session.id,
+                out.shown,
+                out.citations,
+                abstained,
+                bool(out.handoff_reasons),
+                trace,
+                out.options,
+                out.plan.branch is not None if out.plan is not None else False,
+            )
+        )
+
+    def _store_trace(self, trace: dict[str, Any]) -> int:
         """Stores the trace; a failure to store it is logged for staff and never breaks the turn or
         the session (the customer still gets the answer; turn id 0 means "not recorded")."""
         try:
@@ -262,28 +380,20 @@ class ChatEngine:
         return " ".join([u.query.text, *(e.name for e in referred if e is not None)]).strip()
 
     def request_human(self, session_id: str, turn_id: int | None = None) -> str:
-        """The customer asked for a human: attach a handoff packet to their latest (or given) turn."""
+        """The customer asked for a human: the reason joins the conversation's handoff packet (the latest
+        one, keeping every earlier reason in order), or a new packet goes on their latest (or given) turn."""
         rows = self.traces.turns_for_session(session_id)
+        reason = "the customer asked for a human"
         if rows:
-            row = next((r for r in rows if r.id == turn_id), rows[0]) if turn_id else rows[0]
-            packet = handoff_packet(row.trace, reason="the customer asked for a human")
-            self.traces.set_handoff(row.id, session_id, packet)
+            handed = next((r for r in rows if r.trace.get("handoff")), None)
+            if handed is not None:
+                packet = dict(handed.trace["handoff"])
+                packet["reasons"] = [*packet.get("reasons", [packet.get("reason", "")]), reason]
+                packet["reason"] = "; ".join(r for r in packet["reasons"] if r)
+                self.traces.set_handoff(handed.id, session_id, packet)
+            else:
+                row = next((r for r in rows if r.id == turn_id), rows[0]) if turn_id else rows[0]
+                self.traces.set_handoff(row.id, session_id, handoff_packet(row.trace, reasons=(reason,)))
+        session = self.sessions.get(session_id)
+        session.offer = None
         return HANDOFF_MESSAGE
-
-    @staticmethod
-    def _abstain_text(reason: str) -> str:
-        return (
-            f"I can't answer that reliably from our support knowledge ({reason}). "
-            "Would you like me to hand you over to a human agent?"
-        )
-
-    @staticmethod
-    def _citations(answer: Answer, evidence: tuple[Evidence, ...]) -> tuple[Citation, ...]:
-        by_number = {e.number: e for e in evidence}
-        out = []
-        for n in answer.citations:
-            e = by_number.get(n)
-            if e is not None:
-                snippet = " ".join(e.text.split())[:240]
-                out.append(Citation(n, e.doc_id, e.title, e.modality, snippet, e.doc_id.split("#", 1)[0]))
-        return tuple(out)

@@ -14,10 +14,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, InputError
 from knowledge_graph.context import ContextOptions, ConversationContext
 from knowledge_graph.protocol import ContextGraph
+
+if TYPE_CHECKING:
+    from chatbot.answers.plan import Branch
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Session:
     last_used: float
     turns: int = 0
     history: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
+    branch: Branch | None = None  # the question back the next turn may answer
+    offer: str | None = None  # why a person was offered (staff words), until the customer answers
+    offer_reasons: tuple[str, ...] = ()  # the handoff reasons so far, for the packet if the customer accepts
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def recent_history(self, limits: SessionLimits) -> tuple[str, ...]:

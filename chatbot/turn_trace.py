@@ -92,15 +92,18 @@ def build_trace(
     }
 
 
-def handoff_packet(trace: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-    """What a human agent needs to take over without asking the customer again."""
+def handoff_packet(trace: dict[str, Any], reasons: Sequence[str] = ()) -> dict[str, Any]:
+    """What a human agent needs to take over without asking the customer again; `reasons` in order
+    (default: the turn's own answer reason)."""
     inputs = trace.get("inputs", {})
     hits = trace.get("retrieval", {}).get("hits", [])[:3]
-    why = reason or trace.get("answer", {}).get("reason", "")
+    listed = [r for r in reasons if r] or [trace.get("answer", {}).get("reason", "")]
+    why = "; ".join(r for r in listed if r)
     question = inputs.get("text") or "(screenshot or voice note)"
     resolved = trace.get("context", {}).get("resolved_query", "")
     return {
         "reason": why,
+        "reasons": listed,
         "summary": f"Customer asked: {question!r}. Resolved as: {resolved!r}. Bot handed over because {why}.",
         "customer_inputs": {
             "typed_text": inputs.get("typed_text", ""),

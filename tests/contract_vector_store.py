@@ -114,6 +114,17 @@ class VectorStoreContract:
         assert [(h.doc_id, h.chunk_id) for h in hits] == [("router.md", 0), ("printer.md", 0)]
         assert all(h.sources == {} for h in hits)
 
+    def test_document_chunks_whole_documents_in_order(self, loaded: VectorStore) -> None:
+        hits = loaded.document_chunks(["printer.md", "nope.md", "router.md", QUOTED_DOC])
+        assert [(h.doc_id, h.chunk_id) for h in hits] == [
+            ("printer.md", 0),
+            ("router.md", 0),
+            ("router.md", 1),
+            (QUOTED_DOC, 0),
+        ]
+        assert all(h.sources == {} and h.score == 0.0 for h in hits)
+        assert loaded.document_chunks([]) == []
+
     def test_upsert_replaces_same_chunk(self, loaded: VectorStore) -> None:
         loaded.upsert(
             [make_record("battery.md", 0, "text", "Battery swelling warning", "phoneone", 3, self.DIM)]

@@ -13,8 +13,9 @@ from PIL import Image
 
 from app.runtime import open_runtime
 from chatbot.abstention import AbstentionPolicy, coverage, judge, query_terms, topic_terms
-from chatbot.engine import ChatEngine
-from chatbot.generators.extractive import ExtractiveGenerator
+from chatbot.answers.wording import OFFER_BUTTONS
+from chatbot.engine import HANDOFF_MESSAGE, ChatEngine
+from chatbot.generators.composer import ComposerGenerator
 from core.config import Settings
 from core.errors import ConfigError
 from core.types import Hit, SourceScore, Waveform
@@ -79,7 +80,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory, sample_kb: Path) -> Iterato
     settings = Settings(data_dir=root / "data", allow_missing_models=True, generator="extractive")
     with open_runtime(settings, load_models=False, ocr=NoTextOcr()) as runtime:
         runtime.ingest(sample_kb, progress=False)
-        yield runtime.engine(generator=ExtractiveGenerator())
+        yield runtime.engine(generator=ComposerGenerator())
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +94,20 @@ def sample_kb() -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("question", OUT_OF_SCOPE)
 def test_out_of_scope_questions_abstain_and_offer_a_human(engine: ChatEngine, question: str) -> None:
-    result = engine.turn(f"oos-{question}", question).finish()
-    assert result.abstained and result.handoff, (question, result.trace["retrieval"]["confidence"])
-    assert "human agent" in result.text and result.citations == ()
-    packet = result.trace["handoff"]
-    assert packet is not None and packet["customer_inputs"]["typed_text"] == question
-    assert packet["reason"] == result.trace["answer"]["reason"] and packet["reason"]
-    stored = engine.traces.get(result.turn_id, session_id=f"oos-{question}")
-    assert stored is not None and stored.handoff and stored.abstained
+    session = f"oos-{question}"
+    result = engine.turn(session, question).finish()
+    assert result.abstained and not result.handoff, (question, result.trace["retrieval"]["confidence"])
+    assert "outside what I can help with" in result.text and result.citations == ()
+    assert result.options == OFFER_BUTTONS and result.trace["handoff"] is None, "the offer waits for a yes"
+    accepted = engine.turn(session, "yes").finish()
+    assert accepted.handoff and accepted.text == HANDOFF_MESSAGE
+    packet = accepted.trace["handoff"]
+    assert (
+        packet is not None
+        and packet["reasons"][0] == f"the bot could not answer: {result.trace['answer']['reason']}"
+    )
+    stored = engine.traces.get(accepted.turn_id, session_id=session)
+    assert stored is not None and stored.handoff
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
-from chatbot.generators.extractive import ExtractiveGenerator
+from chatbot.generators.composer import ComposerGenerator
 from core.config import Settings
 from retrieval import injection
 from retrieval.ingest import IngestReport
@@ -84,7 +84,7 @@ def test_ingestion_reports_the_planted_text_and_loses_nothing(runtime: tuple[Run
 
 def test_the_generator_never_sees_the_planted_text(runtime: tuple[Runtime, IngestReport]) -> None:
     rt, _ = runtime
-    engine: ChatEngine = rt.engine(generator=ExtractiveGenerator())
+    engine: ChatEngine = rt.engine(generator=ComposerGenerator())
     result = engine.turn("s1", "how do I factory reset my X200?").finish()
     generation = result.trace["generation"]
     assert "reset pin" in generation["input"]

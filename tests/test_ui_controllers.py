@@ -172,7 +172,7 @@ def test_missing_answer_model_falls_back_to_extractive_only_when_allowed(
     empty_models.mkdir()
     t5 = runtime.settings.with_(generator="t5", model_dir=empty_models)
     engine, notices = open_engine(Runtime(t5, runtime.store, None, runtime.dense_note))
-    assert engine.generator is not None and engine.generator.name == "extractive"
+    assert engine.generator is not None and engine.generator.name == "composer"
     assert GENERATOR_FALLBACK in notices and any("dense retrieval OFF" in n for n in notices)
     strict = t5.with_(allow_missing_models=False)
     with pytest.raises(ModelMissingError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatbot.generators.extractive import passage_body, split_sentences
+from chatbot.answers.sections import passage_body, split_sentences
 from chatbot.generators.grounding import parse_citations
 from chatbot.generators.protocol import ABSTAIN_TEXT, Evidence, GenerationRequest
 from core.errors import InputError
@@ -258,7 +258,7 @@ def kb_examples(
             question, answer = pair[0], lead(pair[1])
         else:
             found = _doc_question(chunk, rng)
-            body = " ".join(passage_body(Evidence(1, chunk.doc_id, chunk.text, chunk.title)))
+            body = " ".join(passage_body(chunk.text, chunk.title))
             if found is None or len(body.split()) < 8:
                 continue
             question, answer = found, lead(body, sentences=2)

@@ -1,13 +1,14 @@
-"""Building an answer generator from `Settings` ("t5" or "extractive"; `core.registry` convention).
+"""Building an answer generator from `Settings` ("t5", or "composer", also called "extractive";
+`core.registry` convention).
 
 Nothing is loaded here. `settings.generator_model` is the T5 directory or hub name (default
-google/flan-t5-base, looked up in the model dir); the extractive generator takes no model and refuses
-one, so a typo cannot go unnoticed.
+google/flan-t5-base, looked up in the model dir); the composer takes no model and refuses one, so a
+typo cannot go unnoticed.
 """
 
 from __future__ import annotations
 
-from chatbot.generators.extractive import ExtractiveGenerator
+from chatbot.generators.composer import ComposerGenerator
 from chatbot.generators.protocol import Generator
 from chatbot.generators.t5 import DEFAULT_MODEL, T5Generator
 from core.config import Settings
@@ -25,16 +26,19 @@ def _t5(settings: Settings, *, max_new_tokens: int = 160) -> Generator:
     )
 
 
-def _extractive(settings: Settings, *, max_new_tokens: int = 160) -> Generator:
+def _composer(settings: Settings, *, max_new_tokens: int = 160) -> Generator:
     if settings.generator_model:
         raise ConfigError(
-            f"--generator-model {settings.generator_model!r} was given but the extractive generator uses no "
+            f"--generator-model {settings.generator_model!r} was given but the answer composer uses no "
             "model; drop the flag or pass --generator t5"
         )
-    return ExtractiveGenerator()
+    return ComposerGenerator()
 
 
-GENERATOR_REGISTRY: Registry[Generator] = Registry("generator", {"t5": _t5, "extractive": _extractive})
+# "extractive" is the composer's old name (it replaced the sentence-quoting generator of that name).
+GENERATOR_REGISTRY: Registry[Generator] = Registry(
+    "generator", {"t5": _t5, "composer": _composer, "extractive": _composer}
+)
 GENERATORS: tuple[str, ...] = GENERATOR_REGISTRY.names
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.errors import InputError
 from core.types import Hit
 from retrieval import injection
+
+if TYPE_CHECKING:
+    from chatbot.answers.plan import AnswerPlan
 
 ABSTAIN_TEXT = "I can't answer that reliably from our support knowledge."
 
@@ -38,11 +41,14 @@ class Evidence:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A question, the earlier turns of the conversation (oldest first) and the numbered evidence."""
+    """A question, the earlier turns of the conversation (oldest first) and the numbered evidence; `plan`
+    is the answer composer's plan (type, section, why) when the engine made one: its sections are the
+    first evidence numbers."""
 
     question: str
     history: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    plan: AnswerPlan | None = None
 
     def __post_init__(self) -> None:
         if not self.question.strip():

@@ -36,6 +36,7 @@ from retrieval.stores.milvus_schema import (
 from retrieval.stores.protocol import DenseQuery
 
 _WRITE_BATCH = 128
+MAX_DOCUMENT_CHUNKS = 500  # per document fetched whole (a 2 M character document is ~1,700 chunks of 1,200)
 _DELETE_BATCH = 256
 _QUERY_PAGE = 16384  # Milvus caps offset + limit of a plain query at 16384
 
@@ -272,6 +273,23 @@ class MilvusStore:
             )
         by_doc = {r["doc_id"]: hit_from_entity(str(r["id"]), 0.0, r, {}) for r in rows}
         return [by_doc[d] for d in doc_ids if d in by_doc]
+
+    def document_chunks(self, doc_ids: Sequence[str]) -> list[Hit]:
+        """Every chunk of the given documents (score 0, no sources), by document as asked, then chunk_id."""
+        if not doc_ids:
+            return []
+        client = self._require()
+        with self._errors("fetching chunks"):
+            rows = client.query(
+                self.collection,
+                filter=filters.field_in("doc_id", list(doc_ids)),
+                output_fields=OUTPUT_FIELDS,
+                limit=MAX_DOCUMENT_CHUNKS * len(doc_ids),
+                **self._read_opts(),
+            )
+        order = {d: i for i, d in enumerate(doc_ids)}
+        hits = [hit_from_entity(str(r["id"]), 0.0, r, {}) for r in rows]
+        return sorted(hits, key=lambda h: (order.get(h.doc_id, len(order)), h.chunk_id))
 
     def hybrid_search(
         self,

@@ -60,6 +60,10 @@ class VectorStore(Protocol):
         """The first chunk of each given document (score 0, empty sources), in the order asked."""
         ...
 
+    def document_chunks(self, doc_ids: Sequence[str]) -> list[Hit]:
+        """Every chunk of the given documents (score 0, no sources), by document as asked, then chunk_id."""
+        ...
+
     def hybrid_search(
         self,
         text: str | None,
