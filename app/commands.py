@@ -48,7 +48,7 @@ def _print_ingest(report: IngestReport) -> None:
 
 
 def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
-    with open_runtime(settings) as runtime:
+    with open_runtime(settings, rebuild_outdated=True) as runtime:
         report = runtime.ingest(kb_dir, progress=progress, on_failure=print_failure)
     _print_ingest(report)
     return 0
@@ -126,7 +126,7 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
         if temp_data:
             settings = settings.with_(data_dir=Path(tmp))
-        with open_runtime(settings) as runtime:
+        with open_runtime(settings, rebuild_outdated=True) as runtime:
             _print_ingest(runtime.ingest(kb, progress=False, on_failure=print_failure))
             engine = runtime.engine(if_missing="retrieval-only")
             report = run_eval(cases, lambda case: run_case(engine, case))

@@ -24,8 +24,8 @@ from knowledge_graph.factory import load_graph
 from knowledge_graph.protocol import ContextGraph
 from retrieval.asr.factory import make_transcriber
 from retrieval.asr.protocol import Transcriber
-from retrieval.embedders.factory import make_embedder
-from retrieval.embedders.protocol import Embedder
+from retrieval.embedders.factory import make_embedder, make_text_embedder
+from retrieval.embedders.protocol import Embedder, TextEmbedder
 from retrieval.ingest import FailureHook, Ingestor, IngestReport
 from retrieval.manifest import Manifest
 from retrieval.ocr.factory import make_reader
@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 MissingGenerator = Literal["error", "retrieval-only", "extractive"]
 
 DENSE_OFF_MISSING = (
-    "dense retrieval OFF: embedder weights are missing (--allow-missing-models); full-text only"
+    "ImageBind dense retrieval OFF: its weights are missing (--allow-missing-models); pictures and sounds "
+    "are matched by their text only"
+)
+TEXT_DENSE_OFF_KB = (
+    "text dense retrieval OFF for this KB: it was ingested without the text embedder; re-run `supportbot "
+    "ingest` to add it"
 )
 DENSE_OFF_KB = (
     "dense retrieval OFF for this KB: it was ingested without embedder weights; re-run `supportbot ingest` "
@@ -63,6 +68,21 @@ def load_embedder(settings: Settings) -> tuple[Embedder | None, str | None]:
     return embedder, None
 
 
+def load_text_embedder(settings: Settings) -> TextEmbedder | None:
+    """The configured text embedder, loaded; None when it is off, or missing and that is allowed."""
+    embedder = make_text_embedder(settings)
+    if embedder is None:
+        return None
+    try:
+        embedder.load()
+    except ModelMissingError as exc:
+        if not settings.allow_missing_models:
+            raise
+        log.warning("%s", exc)
+        return None
+    return embedder
+
+
 @dataclass
 class Runtime:
     """Open resources of one command. Use as a context manager so the store is always closed."""
@@ -73,6 +93,7 @@ class Runtime:
     dense_note: str | None = None
     transcriber: Transcriber | None = None
     ocr: ScreenshotReader | None = None
+    text_embedder: TextEmbedder | None = None
     _reader: InputReader | None = field(default=None, init=False, repr=False)
     _graph: ContextGraph | None = field(default=None, init=False, repr=False)
     _engine: ChatEngine | None = field(default=None, init=False, repr=False)
@@ -99,7 +120,11 @@ class Runtime:
         embedder, note = self.embedder, self.dense_note
         if embedder is not None and not self.store.dense_populated():
             embedder, note = None, DENSE_OFF_KB
-        return Retriever(self.store, embedder, dense_note=note)
+        text = self.text_embedder
+        if text is not None and not self.store.dense_populated("text_dense"):
+            text = None
+            note = f"{note}; {TEXT_DENSE_OFF_KB}" if note else TEXT_DENSE_OFF_KB
+        return Retriever(self.store, embedder, dense_note=note, text_embedder=text)
 
     def engine(
         self,
@@ -170,6 +195,9 @@ class Runtime:
         manifest = Manifest.load(self.settings.manifest_path)
         if manifest.entries and not self.settings.graph_path.exists():
             manifest = Manifest(manifest.path)  # the graph is missing: rebuild everything once
+        if manifest.entries and self.store.rebuilt:
+            log.warning("the index predates the text embedder: every file is read and embedded again")
+            manifest = Manifest(manifest.path)  # the outdated collection was replaced: rebuild everything
         return Ingestor(
             self.store,
             manifest,
@@ -181,6 +209,7 @@ class Runtime:
             progress=progress,
             checkpoint=lambda: self.graph().save(self.settings.graph_path),
             on_failure=on_failure,
+            text_embedder=self.text_embedder,
         )
 
     def close(self) -> None:
@@ -205,11 +234,15 @@ def open_runtime(
     dim: int | None = None,
     transcriber: Transcriber | None = None,
     ocr: ScreenshotReader | None = None,
+    text_embedder: TextEmbedder | None | Literal["settings"] = "settings",
+    rebuild_outdated: bool = False,
 ) -> Runtime:
     """Loads the embedder (unless one is passed in, e.g. a tiny test model) and opens the store.
 
     `load_models=False` runs without an embedder; the collection then keeps the configured
     embedder's dimension (or `dim`) so a later run with weights can fill in dense vectors.
+    `text_embedder` is loaded from the settings (when `load_models`) unless one, or None, is passed;
+    `rebuild_outdated` (ingestion) replaces a collection made before the text dense field.
     """
     note: str | None = None
     if embedder is None and load_models:
@@ -220,7 +253,17 @@ def open_runtime(
         dim = embedder.dim
     elif dim is None:
         dim = make_embedder(settings).dim  # cheap: constructors load nothing
+    if text_embedder == "settings":
+        text = load_text_embedder(settings) if load_models else None
+    else:
+        text = text_embedder
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = make_store(settings, dim=dim, dense_enabled=embedder is not None)
+    store = make_store(
+        settings,
+        dim=dim,
+        dense_enabled=embedder is not None,
+        text_dim=text.dim if text is not None else 384,
+        rebuild_outdated=rebuild_outdated,
+    )
     store.open()
-    return Runtime(settings, store, embedder, note, transcriber, ocr)
+    return Runtime(settings, store, embedder, note, transcriber, ocr, text)

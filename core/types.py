@@ -77,10 +77,12 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Record:
-    """A chunk with its dense vector (None when dense retrieval is off), as written to the store."""
+    """A chunk with its shared-space (ImageBind) vector and its text-embedder vector of the chunk's
+    text (each None when that channel is off), as written to the store."""
 
     chunk: Chunk
     vector: np.ndarray | None
+    text_vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from core.types import Chunk, Record, Waveform
 from retrieval import injection, sounds
 from retrieval.documents.loaders import load_chunks
 from retrieval.documents.walk import KBFile, discover
-from retrieval.embedders.protocol import Embedder
+from retrieval.embedders.protocol import Embedder, TextEmbedder
 from retrieval.manifest import FileEntry, Manifest, content_hash
 from retrieval.media import load_audio, load_image
 from retrieval.ocr.fields import search_text
@@ -56,6 +56,7 @@ class IngestReport:
     failed: tuple[tuple[str, str], ...] = ()
     chunks_written: int = 0
     dense: bool = True
+    text_dense: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -63,7 +64,10 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
-        mode = "dense+bm25" if self.dense else "bm25 only (dense retrieval OFF: no embedder weights)"
+        channels = (["text embedder"] if self.text_dense else []) + (["ImageBind"] if self.dense else [])
+        mode = f"dense ({' + '.join(channels)}) + bm25" if channels else "bm25 only (dense retrieval OFF)"
+        if channels and not self.dense:
+            mode += "; ImageBind dense retrieval OFF: no weights"
         return (
             f"added {self.added}, updated {self.updated}, removed {self.removed}, skipped {self.skipped}, "
             f"failed {len(self.failed)} ({self.chunks_written} chunks written; {mode})"
@@ -117,10 +121,12 @@ class Ingestor:
         on_failure: FailureHook | None = None,
         retries: int = 3,
         backoff_s: float = 0.5,
+        text_embedder: TextEmbedder | None = None,
     ) -> None:
         if commit_every < 1 or retries < 0 or backoff_s < 0:
             raise ConfigError("commit_every must be >= 1, retries and backoff_s >= 0")
         self.store = store
+        self.text_embedder = text_embedder
         self.manifest = manifest
         self.embedder = embedder
         self.limits = limits
@@ -137,7 +143,10 @@ class Ingestor:
     @property
     def signature(self) -> str | None:
         """Names how vectors were made; a change forces re-embedding of every file."""
-        return None if self.embedder is None else f"{self.embedder.name}/{self.embedder.dim}"
+        shared = None if self.embedder is None else f"{self.embedder.name}/{self.embedder.dim}"
+        if self.text_embedder is None:
+            return shared
+        return f"{shared or 'none'}+text:{self.text_embedder.name}/{self.text_embedder.dim}"
 
     def run(self, kb_root: Path) -> IngestReport:
         if not kb_root.is_dir():
@@ -162,6 +171,7 @@ class Ingestor:
             failed=tuple(tally.failed),
             chunks_written=tally.chunks,
             dense=self.embedder is not None,
+            text_dense=self.text_embedder is not None,
             warnings=tuple(tally.warnings),
         )
 
@@ -256,8 +266,9 @@ class Ingestor:
         """Decodes media (always: a corrupt image must fail even without an embedder) and embeds."""
         media = [self._decode(c) for c in chunks]
         chunks = [self._with_reading(c, m) for c, m in zip(chunks, media, strict=True)]
+        texts = self._embed_texts(chunks)
         if self.embedder is None:
-            return [Record(c, None) for c in chunks]
+            return [Record(c, None, t) for c, t in zip(chunks, texts, strict=True)]
         vectors: list[np.ndarray | None] = [None] * len(chunks)
         for modality, embed in (
             ("text", self.embedder.embed_text),
@@ -271,7 +282,15 @@ class Ingestor:
                 out = _call(embed, inputs)
                 for row, i in enumerate(batch):
                     vectors[i] = out[row]
-        return [Record(c, v) for c, v in zip(chunks, vectors, strict=True)]
+        return [Record(c, v, t) for c, v, t in zip(chunks, vectors, texts, strict=True)]
+
+    def _embed_texts(self, chunks: list[Chunk]) -> list[np.ndarray | None]:
+        """The text embedder's vector of each chunk's whole text (title and heading path first, then
+        the body; captions with OCR text or the sound pattern for media), cut at the model's limit."""
+        if self.text_embedder is None:
+            return [None] * len(chunks)
+        out = _call(self.text_embedder.embed_text, [c.text for c in chunks])
+        return [out[i] for i in range(len(chunks))]
 
     def _decode(self, chunk: Chunk) -> object:
         if chunk.modality == "text" or chunk.media_path is None:

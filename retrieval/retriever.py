@@ -1,11 +1,14 @@
-"""Hybrid multimodal retrieval: any query modality densely against every KB modality, plus BM25, fused.
+"""Hybrid multimodal retrieval: a text embedder, ImageBind's shared space and BM25, fused by weighted RRF.
 
 A `Query` may hold typed text, an image and/or an audio clip (already decoded and checked by
-`retrieval.media`), plus extra full-text terms from other readers (a voice-note transcript, a
-screenshot's OCR text). Each present modality becomes one dense request (`dense:text`,
-`dense:image`, `dense:audio`); all text becomes one BM25 request; the store fuses them with RRF.
-Documents proposed by another source (the knowledge graph, given as `LinkedDoc`s with the path
-that explains them) join the fused ranking as one more RRF source named `graph`.
+`retrieval.media`), plus extra full-text terms from other readers (a screenshot's OCR text; a
+voice-note transcript is in `text`). The text embedder (`dense:sentence`) embeds all of the query's
+text — typed, heard or read on screen — against every chunk's text; each present modality becomes one
+ImageBind request (`dense:text`, `dense:image`, `dense:audio`); all text becomes one BM25 request.
+A follow-up that says little itself carries `context`: earlier questions with recency weights, added
+to its full-text query and blended into its text-embedder vector. The store fuses the sources with
+weighted RRF (`retrieval.fusion`). Documents proposed by the knowledge graph (`LinkedDoc`s with the
+path that explains them) then boost the fused ranking as a source named `graph`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 from PIL import Image
 
 from core.errors import InputError
 from core.types import RRF_K, Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
-from retrieval.embedders.protocol import Embedder
+from retrieval.embedders.protocol import Embedder, TextEmbedder
+from retrieval.fusion import SENTENCE_SOURCE, TUNED, FusionWeights
 from retrieval.stores.protocol import DenseQuery, VectorStore
 
 MAX_TOP_K = 100
@@ -35,13 +40,16 @@ class LinkedDoc:
 
 @dataclass(frozen=True)
 class Query:
-    """One retrieval request. `extra_text` is full-text-only (e.g. OCR text, parsed error codes)."""
+    """One retrieval request. `extra_text`: more text read off the inputs (OCR text, parsed error codes);
+    `dense_text`: what ImageBind's 77-token text encoder sees instead of `text`; `context`: earlier
+    questions a low-content follow-up carries, each with its recency weight (0-1]."""
 
     text: str = ""
     image: Image.Image | None = None
     audio: Waveform | None = None
     extra_text: tuple[str, ...] = ()
     dense_text: str | None = None
+    context: tuple[tuple[str, float], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -58,10 +66,17 @@ class Query:
     def full_text(self) -> str:
         return " ".join(part for part in (self.text, *self.extra_text) if part and part.strip())
 
+    @property
+    def search_text(self) -> str:
+        """The full-text query: the query's own text and the carried context, most recent first."""
+        return " ".join(part for part in (self.full_text, *(t for t, _ in self.context)) if part.strip())
+
 
 @dataclass(frozen=True)
 class RetrievalResult:
-    """Hits best first, plus what the trace needs: which sources ran and how long each stage took."""
+    """Hits best first, plus what the trace needs: which sources ran and how long each stage took.
+    `dense` says whether ImageBind's shared space was searched; `dense_models` names the model behind
+    each dense source (the text embedder's `dense:sentence` included)."""
 
     hits: tuple[Hit, ...]
     dense: bool
@@ -69,6 +84,7 @@ class RetrievalResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     linked: tuple[LinkedDoc, ...] = ()
+    dense_models: dict[str, str] = field(default_factory=dict)
 
     def doc_ids(self) -> list[str]:
         """Distinct doc_ids in rank order (several chunks of one document count once)."""
@@ -76,14 +92,22 @@ class RetrievalResult:
 
 
 class Retriever:
-    """Dense (Embedder -> VectorStore) + BM25 over one store. `embedder=None` means BM25 only."""
+    """Text embedder + ImageBind (Embedder) + BM25 over one store; either embedder may be None."""
 
     def __init__(
-        self, store: VectorStore, embedder: Embedder | None, *, dense_note: str | None = None
+        self,
+        store: VectorStore,
+        embedder: Embedder | None,
+        *,
+        dense_note: str | None = None,
+        text_embedder: TextEmbedder | None = None,
+        weights: FusionWeights = TUNED,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.dense_note = dense_note
+        self.text_embedder = text_embedder
+        self.weights = weights
 
     def search(
         self,
@@ -98,16 +122,17 @@ class Retriever:
             raise InputError("empty query: give some text, an image or an audio clip")
         timings: dict[str, float] = {}
         notes: list[str] = []
-        dense: list[DenseQuery] = []
-        if self.embedder is not None:
-            started = time.perf_counter()
-            dense = self._dense_queries(query)
-            timings["embed"] = (time.perf_counter() - started) * 1000
-        elif self.dense_note:
-            notes.append(self.dense_note)
-        full_text = query.full_text
         started = time.perf_counter()
-        hits = self.store.hybrid_search(full_text or None, dense, top_k, search_filter)
+        dense = self._sentence_queries(query) + self._shared_queries(query)
+        if dense:
+            timings["embed"] = (time.perf_counter() - started) * 1000
+        if self.embedder is None and self.dense_note:
+            notes.append(self.dense_note)
+        full_text = query.search_text
+        started = time.perf_counter()
+        hits = self.store.hybrid_search(
+            full_text or None, dense, top_k, search_filter, self.weights.by_source()
+        )
         timings["search"] = (time.perf_counter() - started) * 1000
         sources = [d.name for d in dense] + (["bm25"] if full_text else [])
         if linked:
@@ -116,19 +141,37 @@ class Retriever:
             timings["graph_fusion"] = (time.perf_counter() - started) * 1000
             sources.append("graph")
         if query.image is None and query.audio is None and hits:
-            hits = _prefer_documents(hits)
+            hits = _prefer_documents(hits, self.weights.media_prior)
         if not sources:
             notes.append("nothing to search with: dense retrieval is off and the query has no text")
         return RetrievalResult(
-            tuple(hits), self.embedder is not None, tuple(sources), timings, tuple(notes), tuple(linked)
+            tuple(hits),
+            self.embedder is not None,
+            tuple(sources),
+            timings,
+            tuple(notes),
+            tuple(linked),
+            self.dense_models(),
         )
 
+    def dense_models(self) -> dict[str, str]:
+        """Each dense source this retriever can run, with the model behind it (for the trace)."""
+        out: dict[str, str] = {}
+        if self.text_embedder is not None:
+            out[SENTENCE_SOURCE] = f"{self.text_embedder.name} ({self.text_embedder.dim}-d)"
+        if self.embedder is not None:
+            for name in ("dense:text", "dense:image", "dense:audio"):
+                out[name] = f"{self.embedder.name} ({self.embedder.dim}-d)"
+        return out
+
     def _fuse_linked(self, hits: list[Hit], linked: Sequence[LinkedDoc], top_k: int) -> list[Hit]:
-        """Adds the `graph` source's RRF share to the best chunk of each linked document."""
+        """Adds the `graph` source's weighted RRF share to the best chunk of each linked document; a
+        document no store source found enters at the smaller `graph_new` weight."""
         rank_of = {doc.doc_id: (rank, doc.score) for rank, doc in enumerate(linked, start=1)}
         best: dict[str, int] = {}
         for i, hit in enumerate(hits):
             best.setdefault(hit.doc_id, i)
+        found = set(best)
         missing = [d for d in rank_of if d not in best]
         fused = list(hits)
         for extra in self.store.first_chunks(missing):
@@ -139,13 +182,34 @@ class Retriever:
                 continue  # the graph knows a document the store no longer has
             i = best[doc_id]
             hit = fused[i]
+            weight = self.weights.graph if doc_id in found else self.weights.graph_new
             sources = {**hit.sources, "graph": SourceScore(rank, score)}
-            fused[i] = replace(hit, score=hit.score + 1.0 / (RRF_K + rank), sources=sources)
+            fused[i] = replace(hit, score=hit.score + weight / (RRF_K + rank), sources=sources)
         fused.sort(key=lambda h: h.score, reverse=True)
         return fused[:top_k]
 
-    def _dense_queries(self, query: Query) -> list[DenseQuery]:
-        assert self.embedder is not None
+    def _sentence_queries(self, query: Query) -> list[DenseQuery]:
+        """The text embedder's request: the query's own text, blended with the carried context."""
+        if self.text_embedder is None:
+            return []
+        own = " ".join(p for p in (query.dense_text or query.text, *query.extra_text) if p and p.strip())
+        texts = [own] if own.strip() else []
+        weights = [1.0] if texts else []
+        for text, weight in query.context:
+            texts.append(text)
+            weights.append(weight)
+        if not texts:
+            return []
+        vectors = self.text_embedder.embed_text(texts)
+        blended = (np.asarray(weights, dtype=np.float32)[:, None] * vectors).sum(axis=0)
+        norm = float(np.linalg.norm(blended))
+        if norm == 0.0:
+            return []
+        return [DenseQuery(SENTENCE_SOURCE, (blended / norm).astype(np.float32), "text_dense")]
+
+    def _shared_queries(self, query: Query) -> list[DenseQuery]:
+        if self.embedder is None:
+            return []
         out: list[DenseQuery] = []
         text = query.dense_text if query.dense_text is not None else query.text
         if text.strip():
@@ -157,12 +221,9 @@ class Retriever:
         return out
 
 
-MEDIA_PRIOR = 0.98
-
-
-def _prefer_documents(hits: Sequence[Hit]) -> list[Hit]:
+def _prefer_documents(hits: Sequence[Hit], prior: float) -> list[Hit]:
     """For a typed question, a screenshot or sound item loses a near-tie against a written document
-    (its fused score x MEDIA_PRIOR): the article explains, the picture only shows. A clearly better
+    (its fused score x `prior`): the article explains, the picture only shows. A clearly better
     media hit keeps its place."""
-    adjusted = [h if h.modality == "text" else replace(h, score=h.score * MEDIA_PRIOR) for h in hits]
+    adjusted = [h if h.modality == "text" else replace(h, score=h.score * prior) for h in hits]
     return sorted(adjusted, key=lambda h: h.score, reverse=True)

@@ -48,6 +48,7 @@ def test_ingest_then_search_json(tmp_path: Path, kb: Path, capsys: pytest.Captur
     assert top["doc_id"] == "e42.md"
     assert set(top) >= {"doc_id", "modality", "snippet", "score", "sources"}
     assert top["sources"]["bm25"]["rank"] == 1
+    assert top["sources"]["dense:sentence"]["rank"] == 1, "the bundled text embedder is on by default"
     code, out, _ = _run(
         capsys, "search", "refund", "--data-dir", data, "--allow-missing-models", "--top-k", "1"
     )

@@ -172,7 +172,7 @@ def test_dense_ingestion_with_tiny_imagebind_and_reembedding(tmp_path: Path, kb:
         image = Image.new("RGB", (64, 48), (20, 40, 200))
         result = rt.retriever().search(Query(text="router", image=image), top_k=5)
         assert result.dense
-        assert set(result.sources) == {"dense:text", "dense:image", "bm25"}
+        assert set(result.sources) == {"dense:sentence", "dense:text", "dense:image", "bm25"}
         assert any("dense:image" in hit.sources for hit in result.hits)
         assert _ingest(rt, kb).skipped == 5
 

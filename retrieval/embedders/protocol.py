@@ -29,3 +29,20 @@ class Embedder(Protocol):
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
     def embed_audio(self, clips: Sequence[Waveform]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """Maps text into a text-only vector space (a sentence-embedding model), beside the shared space.
+
+    Constructors are cheap; `load()` reads the weights and is safe to call twice. `embed_text` returns
+    float32 rows of unit L2 norm, shape (len(texts), dim); a text longer than `max_tokens` is cut.
+    """
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def load(self) -> None: ...
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray: ...

@@ -13,7 +13,9 @@ from retrieval.stores.protocol import VectorStore
 DEFAULT_STORE = "milvus"
 
 
-def _milvus(settings: Settings, *, dim: int, dense_enabled: bool) -> VectorStore:
+def _milvus(
+    settings: Settings, *, dim: int, dense_enabled: bool, text_dim: int, rebuild_outdated: bool
+) -> VectorStore:
     return MilvusStore(
         settings.milvus_path,
         collection=settings.collection,
@@ -21,15 +23,33 @@ def _milvus(settings: Settings, *, dim: int, dense_enabled: bool) -> VectorStore
         token=settings.milvus_token,
         timeout_s=settings.milvus_timeout_s,
         dense_enabled=dense_enabled,
+        text_dim=text_dim,
+        rebuild_outdated=rebuild_outdated,
     )
 
 
 STORES: Registry[VectorStore] = Registry("vector store", {"milvus": _milvus})
 
 
-def make_store(settings: Settings, name: str | None = None, *, dim: int, dense_enabled: bool) -> VectorStore:
+def make_store(
+    settings: Settings,
+    name: str | None = None,
+    *,
+    dim: int,
+    dense_enabled: bool,
+    text_dim: int = 384,
+    rebuild_outdated: bool = False,
+) -> VectorStore:
     """An unopened store: Milvus Lite at `<data_dir>/milvus.db` or the server URI; call `open()` on it.
 
-    `milvus_token` may be an API key or `user:password`.
+    `milvus_token` may be an API key or `user:password`. `text_dim` is the text embedder's width;
+    `rebuild_outdated` (ingestion) lets `open()` replace a collection made before the text dense field.
     """
-    return STORES.build(name or DEFAULT_STORE, settings, dim=dim, dense_enabled=dense_enabled)
+    return STORES.build(
+        name or DEFAULT_STORE,
+        settings,
+        dim=dim,
+        dense_enabled=dense_enabled,
+        text_dim=text_dim,
+        rebuild_outdated=rebuild_outdated,
+    )

@@ -8,7 +8,12 @@ Rows without a dense vector (ingested without ImageBind weights) hold a fixed un
 vector, because COSINE is undefined on zero vectors, and `has_dense = false`; every dense request
 filters on `has_dense == true`, so placeholders never surface, and `dense_populated()` tells a
 later run whether the KB needs re-ingesting for dense search. With `dense_enabled=False` dense
-requests are skipped entirely.
+requests are skipped entirely. The text embedder's vectors live in a second dense field,
+`text_dense`, with its own placeholder flag (`has_text_dense`); a `DenseQuery` names its field.
+
+Fusion is weighted reciprocal rank fusion done here, over the single-source searches (which run
+anyway so each hit can report every source's rank and raw score): a hit's fused score is the sum over
+sources of `weight / (RRF_K + rank)`, one weight per source name (default 1).
 """
 
 from __future__ import annotations
@@ -55,17 +60,22 @@ class MilvusStore:
         password: str | None = None,
         timeout_s: float = 10.0,
         dense_enabled: bool = True,
+        text_dim: int = 384,
+        rebuild_outdated: bool = False,
     ) -> None:
         if not uri:
             raise StoreError("empty Milvus URI; give http(s)://host:port or a path ending in .db")
-        if dim < 1:
-            raise StoreError(f"vector dim must be >= 1, got {dim}")
+        if dim < 1 or text_dim < 1:
+            raise StoreError(f"vector dims must be >= 1, got {dim} and {text_dim}")
         if timeout_s <= 0:
             raise StoreError(f"Milvus timeout must be positive, got {timeout_s}")
         self.uri = uri
         self.collection = collection
         self.dim = dim
         self.dense_enabled = dense_enabled
+        self.text_dim = text_dim
+        self.rebuild_outdated = rebuild_outdated
+        self.rebuilt = False  # True once open() replaced an outdated collection (its chunks are gone)
         self._token = token
         self._user = user
         self._password = password
@@ -95,8 +105,10 @@ class MilvusStore:
             milvus_lite.acquire(self.uri)
         try:
             with self._errors(f"opening collection {self.collection!r}"):
-                if client.has_collection(self.collection, timeout=self._timeout_s):
-                    self._check_existing(client.describe_collection(self.collection, timeout=self._timeout_s))
+                exists = client.has_collection(self.collection, timeout=self._timeout_s)
+                if exists and self._replace_outdated(client):
+                    exists = False
+                if exists:
                     state = client.get_load_state(self.collection, timeout=self._timeout_s)
                     if getattr(state.get("state"), "name", "") != "Loaded":  # waits while loading
                         client.load_collection(self.collection, timeout=self._timeout_s)
@@ -116,8 +128,24 @@ class MilvusStore:
         if self._lite:
             milvus_lite.release(self.uri)
 
+    def _replace_outdated(self, client: Any) -> bool:
+        """Checks an existing collection; drops an outdated one when allowed (True: it was dropped)."""
+        description = client.describe_collection(self.collection, timeout=self._timeout_s)
+        self._check_existing(description)
+        why = milvus_schema.outdated(description, self.text_dim)
+        if why is None:
+            return False
+        if not self.rebuild_outdated:
+            raise StoreError(
+                f"collection {self.collection!r} at {self._where()} {why}; run `supportbot ingest KB_DIR` "
+                "with the same --data-dir to rebuild it (every file is read again)"
+            )
+        client.drop_collection(self.collection, timeout=self._timeout_s)
+        self.rebuilt = True
+        return True
+
     def _create(self, client: Any) -> None:
-        schema, index = milvus_schema.build(client, self.dim)
+        schema, index = milvus_schema.build(client, self.dim, self.text_dim)
         client.create_collection(
             self.collection,
             schema=schema,
@@ -174,9 +202,14 @@ class MilvusStore:
         except (TypeError, ValueError) as exc:
             raise InputError(f"metadata of chunk {chunk.id} is not JSON-serialisable: {exc}") from exc
         if record.vector is None:
-            dense, has_dense = self._placeholder(), False
+            dense, has_dense = self._placeholder(self.dim), False
         else:
             dense, has_dense = self._vector(record.vector, f"vector of chunk {chunk.id}"), True
+        if record.text_vector is None:
+            text_dense, has_text = self._placeholder(self.text_dim), False
+        else:
+            text_dense = self._vector(record.text_vector, f"text vector of chunk {chunk.id}", self.text_dim)
+            has_text = True
         return {
             "id": chunk.id,
             "doc_id": chunk.doc_id,
@@ -188,18 +221,22 @@ class MilvusStore:
             "metadata": metadata,
             "has_dense": has_dense,
             "dense": dense,
+            "has_text_dense": has_text,
+            "text_dense": text_dense,
         }  # `sparse` is produced by the BM25 function from `terms`; never written
 
-    def _placeholder(self) -> list[float]:
-        vec = [0.0] * self.dim
+    @staticmethod
+    def _placeholder(dim: int) -> list[float]:
+        vec = [0.0] * dim
         vec[0] = 1.0
         return vec
 
-    def _vector(self, vector: np.ndarray, what: str) -> list[float]:
+    def _vector(self, vector: np.ndarray, what: str, dim: int | None = None) -> list[float]:
+        dim = self.dim if dim is None else dim
         arr = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if arr.shape != (self.dim,):
+        if arr.shape != (dim,):
             raise StoreError(
-                f"{what} has {arr.size} dims but the collection holds {self.dim}; use a fresh --data-dir "
+                f"{what} has {arr.size} dims but the collection holds {dim}; use a fresh --data-dir "
                 "or re-ingest with the same embedder"
             )
         if not np.all(np.isfinite(arr)) or not np.any(arr):
@@ -219,9 +256,12 @@ class MilvusStore:
     def count(self) -> int:
         return self._count("")
 
-    def dense_populated(self) -> bool:
-        """True when every stored chunk has a real dense vector (False: ingested without weights)."""
-        return self._count("has_dense == false") == 0
+    def dense_populated(self, field: str = "dense") -> bool:
+        """True when every stored chunk has a real vector in `field` (`dense` or `text_dense`; False:
+        ingested without that embedder)."""
+        if field not in milvus_schema.VECTOR_FIELDS:
+            raise InputError(f"unknown vector field {field!r}; use one of {milvus_schema.VECTOR_FIELDS}")
+        return self._count(f"has_{field} == false") == 0
 
     def _count(self, expr: str) -> int:
         with self._errors("counting chunks"):
@@ -297,39 +337,66 @@ class MilvusStore:
         dense: Sequence[DenseQuery],
         top_k: int,
         search_filter: SearchFilter | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> list[Hit]:
         if top_k < 1:
             raise InputError(f"top_k must be >= 1, got {top_k}")
         names = [q.name for q in dense]
         if len(set(names)) != len(names) or "bm25" in names:
             raise InputError(f"dense query names must be unique and not 'bm25', got {names}")
+        per_source, entities = self._single_searches(text, dense, top_k, search_filter)
+        weights = weights or {}
+        fused: dict[str, float] = {}
+        for name, ranks in per_source.items():
+            weight = float(weights.get(name, 1.0))
+            for pk, source in ranks.items():
+                fused[pk] = fused.get(pk, 0.0) + weight / (RRF_K + source.rank)
+        order = sorted(fused, key=lambda pk: (-fused[pk], pk))[:top_k]
+        hits = []
+        for pk in order:
+            sources = {name: ranks[pk] for name, ranks in per_source.items() if pk in ranks}
+            hits.append(hit_from_entity(pk, fused[pk], entities[pk], sources))
+        return hits
+
+    def _single_searches(
+        self,
+        text: str | None,
+        dense: Sequence[DenseQuery],
+        top_k: int,
+        search_filter: SearchFilter | None,
+    ) -> tuple[dict[str, dict[str, SourceScore]], dict[str, Mapping[str, Any]]]:
+        """Runs each source's own search: per source, each hit's rank and raw score; and the entities."""
         base = filters.filter_expr(search_filter)
         limit = max(top_k, MIN_SOURCE_LIMIT)
         # (source name, anns field, query data, search params, filter)
         requests: list[tuple[str, str, Any, dict[str, Any], str]] = []
-        if self.dense_enabled:
-            dense_expr = filters.combine(base, "has_dense == true")
-            params = {"metric_type": "COSINE", "params": {"ef": max(64, limit)}}
-            for q in dense:
-                vec = self._vector(q.vector, f"query vector {q.name!r}")
-                requests.append((q.name, "dense", [vec], params, dense_expr))
+        params = {"metric_type": "COSINE", "params": {"ef": max(64, limit)}}
+        for q in dense:
+            if q.field not in milvus_schema.VECTOR_FIELDS:
+                raise InputError(f"dense query {q.name!r} names unknown field {q.field!r}")
+            if q.field == "dense" and not self.dense_enabled:
+                continue
+            dim = self.dim if q.field == "dense" else self.text_dim
+            vec = self._vector(q.vector, f"query vector {q.name!r}", dim)
+            expr = filters.combine(base, f"has_{q.field} == true")
+            requests.append((q.name, q.field, [vec], params, expr))
         terms = textnorm.normalise(text) if text else ""
         if terms:
             requests.append(("bm25", "sparse", [terms], {"metric_type": "BM25"}, base))
-        if not requests:
-            return []
-        client = self._require()
         per_source: dict[str, dict[str, SourceScore]] = {}
         entities: dict[str, Mapping[str, Any]] = {}
+        if not requests:
+            return per_source, entities
+        client = self._require()
         with self._errors("searching"):
-            for name, field, data, params, expr in requests:
+            for name, field, data, search_params, expr in requests:
                 res = client.search(
                     self.collection,
                     data=data,
                     anns_field=field,
                     filter=expr,
                     limit=limit,
-                    search_params=params,
+                    search_params=search_params,
                     output_fields=OUTPUT_FIELDS,
                     **self._read_opts(),
                 )
@@ -341,32 +408,7 @@ class MilvusStore:
                     ranks[str(hit["id"])] = SourceScore(rank=rank, score=score)
                     entities.setdefault(str(hit["id"]), hit["entity"])
                 per_source[name] = ranks
-            if len(requests) == 1:
-                ranked = list(per_source[requests[0][0]].items())[:top_k]
-                fused = [(pk, 1.0 / (RRF_K + s.rank), entities[pk]) for pk, s in ranked]
-            else:
-                from pymilvus import AnnSearchRequest, RRFRanker
-
-                reqs = [
-                    AnnSearchRequest(
-                        data=data, anns_field=field, param=params, limit=limit, expr=expr or None
-                    )
-                    for _, field, data, params, expr in requests
-                ]
-                res = client.hybrid_search(
-                    self.collection,
-                    reqs,
-                    ranker=RRFRanker(k=RRF_K),
-                    limit=top_k,
-                    output_fields=OUTPUT_FIELDS,
-                    **self._read_opts(),
-                )
-                fused = [(str(h["id"]), float(h["distance"]), h["entity"]) for h in (res[0] if res else [])]
-        hits = []
-        for pk, score, entity in fused:
-            sources = {name: ranks[pk] for name, ranks in per_source.items() if pk in ranks}
-            hits.append(hit_from_entity(pk, score, entity, sources))
-        return hits
+        return per_source, entities
 
     # ---- helpers -----------------------------------------------------------------------------
 

@@ -3,7 +3,10 @@ and turning a returned entity into a `Hit`.
 
 Fields: id, doc_id, chunk_id, modality, text (shown), terms (what BM25 indexes: `text` normalised by
 `core.textnorm`, because Milvus Lite ignores analyzer filters), source, metadata (JSON),
-has_dense, dense (FLOAT_VECTOR, HNSW/COSINE) and sparse (filled by Milvus's BM25 function).
+has_dense, dense (FLOAT_VECTOR, HNSW/COSINE: the shared ImageBind space), has_text_dense, text_dense
+(FLOAT_VECTOR, HNSW/COSINE: the text embedder's vector of the chunk text) and sparse (filled by
+Milvus's BM25 function). A collection without the text fields was made before the text embedder
+existed (`outdated`): ingestion rebuilds it, other commands say to re-run ingestion.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ SOURCE_MAX_BYTES = 4096
 MIN_SOURCE_LIMIT = 20
 OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
 REQUIRED_FIELDS = {*OUTPUT_FIELDS, "terms", "has_dense", "dense", "sparse"}
+TEXT_FIELDS = {"has_text_dense", "text_dense"}
+VECTOR_FIELDS = ("dense", "text_dense")
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:
@@ -26,7 +31,7 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
     return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", errors="ignore")
 
 
-def build(client: Any, dim: int) -> tuple[Any, Any]:
+def build(client: Any, dim: int, text_dim: int) -> tuple[Any, Any]:
     """The schema (with the BM25 function) and index parameters of a new collection."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
@@ -41,6 +46,8 @@ def build(client: Any, dim: int) -> tuple[Any, Any]:
     schema.add_field("metadata", DataType.JSON)
     schema.add_field("has_dense", DataType.BOOL)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("has_text_dense", DataType.BOOL)
+    schema.add_field("text_dense", DataType.FLOAT_VECTOR, dim=text_dim)
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_function(
         Function(
@@ -51,11 +58,32 @@ def build(client: Any, dim: int) -> tuple[Any, Any]:
         )
     )
     index = client.prepare_index_params()
-    index.add_index("dense", index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200})
+    for name in VECTOR_FIELDS:
+        index.add_index(
+            name, index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200}
+        )
     index.add_index(
         "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"drop_ratio_build": 0}
     )
     return schema, index
+
+
+def _dim(field: Mapping[str, Any]) -> int:
+    return int(field.get("params", {}).get("dim", -1))
+
+
+def outdated(description: Mapping[str, Any], text_dim: int) -> str | None:
+    """Why an existing collection of this program needs rebuilding for the text embedder, or None:
+    it predates the text dense field, or holds text vectors of another width (another model)."""
+    fields = {f["name"]: f for f in description.get("fields", [])}
+    if REQUIRED_FIELDS - set(fields):
+        return None  # not ours at all: `mismatch` says so
+    if TEXT_FIELDS - set(fields):
+        return "was made by an older supportbot without the text-embedder field"
+    found = _dim(fields["text_dense"])
+    if found != text_dim:
+        return f"holds {found}-dim text vectors but the text embedder gives {text_dim}-dim ones"
+    return None
 
 
 def mismatch(description: Mapping[str, Any], dim: int) -> str | None:
@@ -67,7 +95,7 @@ def mismatch(description: Mapping[str, Any], dim: int) -> str | None:
             f"lacks fields {missing} (made by another program or version); use a fresh --data-dir or "
             "another collection, or re-ingest"
         )
-    found = int(fields["dense"].get("params", {}).get("dim", -1))
+    found = _dim(fields["dense"])
     if found != dim:
         return (
             f"holds {found}-dim vectors but the embedder gives {dim}-dim ones; use a fresh --data-dir or "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -13,10 +13,12 @@ from core.types import Hit, Record, SearchFilter
 
 @dataclass(frozen=True)
 class DenseQuery:
-    """One dense request: a query vector and the source name it is reported under (e.g. `dense:image`)."""
+    """One dense request: a query vector, the source name it is reported under (e.g. `dense:image`) and
+    the vector field it searches: `dense` (the shared ImageBind space) or `text_dense` (the text embedder)."""
 
     name: str
     vector: np.ndarray
+    field: str = "dense"
 
 
 @runtime_checkable
@@ -25,11 +27,13 @@ class VectorStore(Protocol):
 
     `open()` connects and creates the collection if needed (safe to call twice); `close()` releases
     it. `hybrid_search` fuses every dense request and the BM25 request (when `text` is non-empty)
-    with reciprocal rank fusion; each returned `Hit.sources` holds the rank and score every source
-    gave that hit (key `bm25` for full text, the `DenseQuery.name` for dense requests).
+    with weighted reciprocal rank fusion (`weights` per source name, default 1); each returned
+    `Hit.sources` holds the rank and score every source gave that hit (key `bm25` for full text,
+    the `DenseQuery.name` for dense requests).
     """
 
     dim: int
+    rebuilt: bool  # open() replaced an outdated collection: its chunks are gone, re-ingest everything
 
     def open(self) -> None: ...
 
@@ -52,8 +56,9 @@ class VectorStore(Protocol):
 
     def doc_ids(self) -> set[str]: ...
 
-    def dense_populated(self) -> bool:
-        """True when every stored chunk has a real dense vector (an empty store counts as populated)."""
+    def dense_populated(self, field: str = "dense") -> bool:
+        """True when every stored chunk has a real vector in `field` (`dense`, the shared space, or
+        `text_dense`, the text embedder's); an empty store counts as populated."""
         ...
 
     def first_chunks(self, doc_ids: Sequence[str]) -> list[Hit]:
@@ -70,4 +75,5 @@ class VectorStore(Protocol):
         dense: Sequence[DenseQuery],
         top_k: int,
         search_filter: SearchFilter | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> list[Hit]: ...

