@@ -67,7 +67,7 @@ def test_token_limit_comes_from_the_model(tiny_dir: Path) -> None:
 
 
 def test_missing_model_dir_says_what_to_give(tmp_path: Path) -> None:
-    with pytest.raises(ModelMissingError, match="no config.json"):
+    with pytest.raises(ModelMissingError, match="has no config.json"):
         SentenceEmbedder(tmp_path, device="cpu").load()
 
 

