@@ -244,7 +244,8 @@ def test_defect_8_ocr_text_is_checked_and_no_planted_secret_reaches_an_answer(tm
         {
             **DOCS,
             "manuals/x300-admin.md": (
-                "# X300 admin password reset\n\nTo reset the X300 admin password hold the reset button for 30 seconds. "
+                "# X300 admin password reset\n\nTo reset the X300 admin password hold the reset button "
+                "for 30 seconds. "
                 f"{ZERO_WIDTH} The new admin password is printed on the label.\n"
             ),
         },
@@ -263,3 +264,99 @@ def test_defect_8_ocr_text_is_checked_and_no_planted_secret_reaches_an_answer(tm
         result = rt.engine().turn("sess-secret", "admin password reset for X300").finish()
         assert "hunter5" not in result.text
         assert "hunter5" not in " ".join(c.snippet for c in result.citations)
+
+
+# --- defect 12: WebM voice notes were refused at upload ("Invalid file type: None") --------------------
+
+
+def record_webm_opus(path: Path, seconds: float = 1.0, freq: float = 440.0) -> Path:
+    """A real WebM/Opus clip, as a browser's MediaRecorder makes, encoded with PyAV."""
+    import av
+    import numpy as np
+
+    rate = 48000
+    t = np.arange(int(rate * seconds)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    with av.open(str(path), "w", format="webm") as container:
+        stream = container.add_stream("libopus", rate=rate)
+        stream.layout = "mono"
+        for start in range(0, len(samples), 960):
+            block = samples[start : start + 960]
+            frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_defect_12_a_webm_opus_voice_note_passes_the_upload_check_and_decodes(tmp_path: Path) -> None:
+    import gradio as gr
+    from gradio.components.multimodal_textbox import MultimodalData
+    from gradio.data_classes import FileData
+
+    from retrieval.media import load_audio
+    from ui.chat_view import MESSAGE_FILE_TYPES
+
+    clip = record_webm_opus(tmp_path / "voice-note.webm")
+    with pytest.raises(gr.Error, match="Invalid file type"):  # what the page used to accept
+        gr.MultimodalTextbox(file_types=["image", "audio"]).preprocess(
+            MultimodalData(text="", files=[FileData(path=str(clip), orig_name=clip.name)])
+        )
+    box = gr.MultimodalTextbox(file_types=MESSAGE_FILE_TYPES)
+    payload = MultimodalData(text="", files=[FileData(path=str(clip), orig_name=clip.name)])
+    assert box.preprocess(payload) == {"text": "", "files": [str(clip)]}
+    wave = load_audio(clip, Limits())
+    assert 0.8 < wave.seconds < 1.3 and float(abs(wave.samples).max()) > 0.1
+
+
+# --- defect 9: no brute-force protection on the staff login ------------------------------------------
+
+
+class FakeClock:
+    """Fake clock (not the subject): time moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_defect_9_staff_login_locks_out_a_guessing_client_and_user(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import types
+
+    from fastapi.testclient import TestClient
+
+    import ui  # noqa: F401  (gradio analytics off)
+    from ui.app import AppOptions, StaffLogin, build_app
+    from ui.login_throttle import LoginThrottle
+
+    clock = FakeClock()
+    throttle = LoginThrottle(free_attempts=5, base_delay_s=2.0, clock=clock)
+    engine = types.SimpleNamespace(traces=TraceStore(":memory:"))  # fake: the console is only built
+    settings = Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models")
+    login = StaffLogin("ana", "right-password-1")
+    app = build_app(engine, settings, AppOptions(staff=login, login_throttle=throttle))  # type: ignore[arg-type]
+    client = TestClient(app)
+
+    def attempt(password: str, user: str = "ana") -> int:
+        return client.post("/staff/login", data={"username": user, "password": password}).status_code
+
+    with caplog.at_level("INFO", logger="supportbot.staff_login"):
+        assert [attempt(f"guess-{i}") for i in range(5)] == [400] * 5
+        locked = client.post("/staff/login", data={"username": "ana", "password": "right-password-1"})
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) == 2
+    assert "Try again in 2 seconds" in locked.json()["detail"]
+    assert "staff login failed: client testclient user 'ana'" in caplog.text
+    assert "right-password-1" not in caplog.text and "guess-" not in caplog.text
+    clock.now += 2.5
+    assert attempt("guess-5") == 400  # the lockout doubles
+    assert attempt("right-password-1") == 429
+    clock.now += 4.5
+    assert attempt("right-password-1") == 200
+    assert attempt("another-guess") == 400  # a success cleared the count
