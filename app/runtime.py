@@ -1,8 +1,9 @@
 """Builds the heavy parts of one run from `Settings`: embedder (or none), store, retriever, ingestor.
 
-The one place that decides what happens when model weights are missing: stop with the
-`ModelMissingError` message, or, with `allow_missing_models`, run without dense retrieval and
-carry a note that every output and trace shows.
+What runs when a model is missing is decided by one rule, `app.reduced` (stop with what to download
+or import, or, with --allow-missing-models, the best available replacement or the part off); the
+runtime applies it per part on first use, keeps every `ModelChoice`, and `statement()` gives the one
+start-up line that says what runs reduced. The choices go into every turn's trace.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from app import reduced
 from app.options import engine_options
 from chatbot.engine import ChatEngine, EngineOptions
 from chatbot.generators.factory import make_generator
 from chatbot.generators.protocol import Generator
 from chatbot.traces import TraceStore
 from core.config import Settings
-from core.errors import ModelMissingError
+from core.models import ModelChoice
 from knowledge_graph.factory import load_graph
 from knowledge_graph.protocol import ContextGraph
 from retrieval.asr.factory import make_transcriber
@@ -37,11 +39,9 @@ from retrieval.understand import InputReader
 
 log = logging.getLogger(__name__)
 
-MissingGenerator = Literal["error", "retrieval-only", "extractive"]
-
 DENSE_OFF_MISSING = (
-    "ImageBind dense retrieval OFF: its weights are missing (--allow-missing-models); pictures and sounds "
-    "are matched by their text only"
+    "ImageBind dense retrieval OFF: its weights are missing; pictures and sounds are matched by their "
+    "text only"
 )
 TEXT_DENSE_OFF_KB = (
     "text dense retrieval OFF for this KB: it was ingested without the text embedder; re-run `supportbot "
@@ -53,34 +53,24 @@ DENSE_OFF_KB = (
 )
 
 
-def load_embedder(settings: Settings) -> tuple[Embedder | None, str | None]:
-    """The configured embedder, loaded; or (None, note) when weights are missing and that is allowed."""
+def load_embedder(settings: Settings) -> tuple[Embedder | None, str | None, ModelChoice]:
+    """The configured embedder, loaded; or (None, note) when it is off under the reduced-mode rule."""
+    decided = reduced.resolve(settings, reduced.CROSS_MODAL)
+    if decided.choice.used is None:
+        return None, DENSE_OFF_MISSING, decided.choice
     embedder = make_embedder(settings)
-    try:
-        embedder.load()
-    except ModelMissingError as exc:
-        if not settings.allow_missing_models:
-            raise exc.advise(
-                "To run without dense (embedding) retrieval, pass --allow-missing-models."
-            ) from exc
-        log.warning("%s", exc)
-        return None, DENSE_OFF_MISSING
-    return embedder, None
+    embedder.load()
+    return embedder, None, decided.choice
 
 
-def load_text_embedder(settings: Settings) -> TextEmbedder | None:
-    """The configured text embedder, loaded; None when it is off, or missing and that is allowed."""
-    embedder = make_text_embedder(settings)
-    if embedder is None:
-        return None
-    try:
+def load_text_embedder(settings: Settings) -> tuple[TextEmbedder | None, ModelChoice]:
+    """The text embedder the reduced-mode rule picks, loaded; None when it is off."""
+    decided = reduced.resolve(settings, reduced.TEXT)
+    settings = settings.with_(**decided.changes) if decided.changes else settings
+    embedder = make_text_embedder(settings) if decided.choice.used is not None else None
+    if embedder is not None:
         embedder.load()
-    except ModelMissingError as exc:
-        if not settings.allow_missing_models:
-            raise
-        log.warning("%s", exc)
-        return None
-    return embedder
+    return embedder, decided.choice
 
 
 @dataclass
@@ -94,6 +84,7 @@ class Runtime:
     transcriber: Transcriber | None = None
     ocr: ScreenshotReader | None = None
     text_embedder: TextEmbedder | None = None
+    choices: dict[str, ModelChoice] = field(default_factory=dict)
     _reader: InputReader | None = field(default=None, init=False, repr=False)
     _graph: ContextGraph | None = field(default=None, init=False, repr=False)
     _engine: ChatEngine | None = field(default=None, init=False, repr=False)
@@ -104,13 +95,32 @@ class Runtime:
             self._graph = load_graph(self.settings.graph_path)
         return self._graph
 
+    def prepare(self, roles: tuple[str, ...] = reduced.ALL_ROLES) -> str | None:
+        """Decide now what each of `roles` runs with (a missing model stops here, before any work);
+        returns the start-up statement of what runs reduced (None: everything as configured)."""
+        for role in roles:
+            self._decide(role)
+        return reduced.statement(tuple(self.choices.values()))
+
+    def _decide(self, role: str) -> ModelChoice:
+        """The reduced-mode decision for `role`, made once; applies its settings change."""
+        if role not in self.choices:
+            decided = reduced.resolve(self.settings, role)
+            self.settings = self.settings.with_(**decided.changes) if decided.changes else self.settings
+            self.choices[role] = decided.choice
+        return self.choices[role]
+
     def input_reader(self) -> InputReader:
         """Reads screenshots (OCR) and voice notes (ASR); the engines load on first use, once."""
         if self._reader is None:
+            transcriber = self.transcriber
+            if transcriber is None and self._decide(reduced.SPEECH).used is not None:
+                transcriber = make_transcriber(self.settings)
+            ocr = self.ocr
+            if ocr is None and self._decide(reduced.OCR).used is not None:
+                products = [e.name for e in self.graph().entities("product")]
+                ocr = make_reader(self.settings, known_products=products)
             s = self.settings
-            transcriber = self.transcriber or make_transcriber(s)
-            products = [e.name for e in self.graph().entities("product")]
-            ocr = self.ocr or make_reader(s, known_products=products)
             self._reader = InputReader(
                 s.limits, transcriber=transcriber, ocr=ocr, allow_missing_models=s.allow_missing_models
             )
@@ -130,20 +140,15 @@ class Runtime:
         self,
         generator: Generator | None = None,
         options: EngineOptions | None = None,
-        *,
-        if_missing: MissingGenerator = "error",
     ) -> ChatEngine:
-        """The conversation engine over this runtime; loads the configured generator (once).
-
-        `if_missing` says what missing generator weights mean when --allow-missing-models is set:
-        "error" (chat: it always needs a generator), "retrieval-only" (eval scores retrieval alone) or
-        "extractive" (the web app answers in extractive mode and its banner says so). Without the
-        flag a missing generator is always an error.
-        """
+        """The conversation engine over this runtime; loads the generator the reduced-mode rule
+        picks (the configured one, or with --allow-missing-models the offline composer), once."""
         if self._engine is None or generator is not None or options is not None:
-            s = self.settings
             if generator is None:
-                generator = self._load_generator(if_missing)
+                self._decide(reduced.ANSWERS)
+                generator = make_generator(self.settings)
+                generator.load()
+            s = self.settings
             if self._engine is not None:
                 self._engine.traces.close()  # replaced by an engine with another generator or options
             traces = TraceStore(s.traces_path)
@@ -152,31 +157,8 @@ class Runtime:
             self._engine = ChatEngine(
                 self.input_reader(), self.retriever(), self.graph(), generator, traces, options
             )
+            self._engine.models = tuple(self.choices.values())
         return self._engine
-
-    def _load_generator(self, if_missing: MissingGenerator) -> Generator | None:
-        s = self.settings
-        generator = make_generator(s)
-        try:
-            generator.load()
-        except ModelMissingError as exc:
-            if not s.allow_missing_models and if_missing != "error":
-                raise exc.advise(
-                    "To answer without a language model, pass --generator extractive or "
-                    "--allow-missing-models."
-                ) from exc
-            if if_missing == "error" or not s.allow_missing_models:
-                raise exc.advise(
-                    "To answer without a language model, pass --generator extractive (quotes "
-                    "knowledge-base sentences)."
-                ) from exc
-            log.warning("%s", exc)
-            if if_missing == "retrieval-only":
-                log.warning("answer generator %s unavailable: evaluating retrieval only", s.generator)
-                return None
-            generator = make_generator(s.with_(generator_model=None), "composer")
-            generator.load()
-        return generator
 
     def ingest(
         self, kb_dir: Path, *, progress: bool = True, on_failure: FailureHook | None = None
@@ -245,16 +227,19 @@ def open_runtime(
     `rebuild_outdated` (ingestion) replaces a collection made before the text dense field.
     """
     note: str | None = None
+    choices: dict[str, ModelChoice] = {}
     if embedder is None and load_models:
-        embedder, note = load_embedder(settings)
+        embedder, note, choices[reduced.CROSS_MODAL] = load_embedder(settings)
     elif embedder is None:
         note = DENSE_OFF_MISSING
     if embedder is not None:
         dim = embedder.dim
     elif dim is None:
         dim = make_embedder(settings).dim  # cheap: constructors load nothing
+    text: TextEmbedder | None = None
     if text_embedder == "settings":
-        text = load_text_embedder(settings) if load_models else None
+        if load_models:
+            text, choices[reduced.TEXT] = load_text_embedder(settings)
     else:
         text = text_embedder
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -266,4 +251,4 @@ def open_runtime(
         rebuild_outdated=rebuild_outdated,
     )
     store.open()
-    return Runtime(settings, store, embedder, note, transcriber, ocr, text)
+    return Runtime(settings, store, embedder, note, transcriber, ocr, text, choices)

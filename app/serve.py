@@ -21,6 +21,7 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from app import reduced
 from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
 from core.config import Settings
@@ -51,20 +52,23 @@ def staff_login_from_env(env: Mapping[str, str] | None = None) -> StaffLogin | N
 
 
 def open_engine(runtime: Runtime) -> tuple[ChatEngine, list[str]]:
-    """The chat engine and its degraded-mode notices. With --allow-missing-models a missing T5 answer
-    model gives the extractive generator (see `Runtime.engine`), and the banner says so."""
-    engine = runtime.engine(if_missing="extractive")
+    """The chat engine and the banner notices of its reduced mode (`app.reduced`: with
+    --allow-missing-models a missing T5 gives the offline composer, and the banner says so)."""
+    line = runtime.prepare()
+    if line:
+        print(f"note: {line}", file=sys.stderr)
+    engine = runtime.engine()
     notices: list[str] = []
-    if engine.generator is not None and engine.generator.name == "composer":
-        chosen = runtime.settings.generator in ("composer", "extractive")
-        notices.append(EXTRACTIVE_CHOSEN if chosen else GENERATOR_FALLBACK)
+    answers = runtime.choices[reduced.ANSWERS]
+    if answers.used == reduced.COMPOSER:
+        notices.append(GENERATOR_FALLBACK if answers.reduced else EXTRACTIVE_CHOSEN)
     if engine.retriever.dense_note:
         notices.append(engine.retriever.dense_note)
     return engine, notices
 
 
 def preload_readers(runtime: Runtime) -> list[str]:
-    """Loads the speech recogniser and the screenshot reader now; notices for the missing ones."""
+    """Loads the speech recogniser and the screenshot reader now; notices for the parts that are off."""
     reader = runtime.input_reader()
     notices: list[str] = []
     for what, part in (
@@ -72,15 +76,15 @@ def preload_readers(runtime: Runtime) -> list[str]:
         ("screenshot text is not read", reader.ocr),
     ):
         if part is None:
-            notices.append(f"{what}: no model configured")
+            notices.append(what)
             continue
         try:
             part.load()
-        except ModelMissingError as exc:
+        except ModelMissingError as exc:  # found by the locator but unreadable: the part is off
             if not runtime.settings.allow_missing_models:
                 raise
             log.warning("%s", exc)
-            notices.append(f"{what}: its model is missing on the server")
+            notices.append(what)
     return notices
 
 

@@ -35,6 +35,7 @@ from chatbot.sessions import Session, SessionLimits, SessionStore
 from chatbot.traces import TraceStore
 from chatbot.turn_trace import TurnContext, build_trace, handoff_packet
 from core.errors import ConfigError
+from core.models import ModelChoice
 from knowledge_graph.context import ContextOptions, ResolvedQuery, TurnInput
 from knowledge_graph.protocol import ContextGraph
 from retrieval.ocr.fields import search_text
@@ -149,6 +150,8 @@ class ChatEngine:
         self.generator = generator
         self.traces = traces
         self.options = options or EngineOptions()
+        # What each part runs with (set by the composition root; recorded in every trace).
+        self.models: tuple[ModelChoice, ...] = ()
         self.sessions = SessionStore(graph, self.options.limits, context=self.options.context)
 
     def turn(
@@ -320,6 +323,7 @@ class ChatEngine:
             citations=[c.to_dict() for c in out.citations],
             abstained=abstained,
             timings=timings,
+            models=self.models,
         )
         trace["answer"]["plan"] = out.plan.to_dict() if out.plan is not None else None
         trace["answer"]["asked_back"] = out.plan.branch.to_dict() if out.plan and out.plan.branch else None

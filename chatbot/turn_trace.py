@@ -5,7 +5,8 @@ store keeps them, the staff console and `eval_case` read them.
 Trace keys: session_id, turn_index, created_at, inputs (typed text, transcript and OCR with
 confidences), context (linked and active entities, resolved query, substitutions), retrieval (hits
 with every source's rank and score, graph paths, confidence), generation (generator, exact input,
-raw output, grounding), answer (shown text, citations, abstained, reason), handoff, timings_ms.
+raw output, grounding), answer (shown text, citations, abstained, reason), handoff, timings_ms, models
+(what each part ran with: role, wanted, used (null: off), reason; the reduced mode of `app.reduced`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.models import ModelChoice
 from knowledge_graph.context import ResolvedQuery
 from knowledge_graph.entities import Entity
 from retrieval.retriever import LinkedDoc, RetrievalResult
@@ -51,6 +53,7 @@ def build_trace(
     citations: Sequence[dict[str, Any]],
     abstained: bool,
     timings: dict[str, float],
+    models: Sequence[ModelChoice] = (),
 ) -> dict[str, Any]:
     return {
         "session_id": session.id,
@@ -89,6 +92,7 @@ def build_trace(
         },
         "handoff": None,
         "timings_ms": timings,
+        "models": [{"role": c.role, "wanted": c.wanted, "used": c.used, "reason": c.reason} for c in models],
     }
 
 

@@ -24,6 +24,7 @@ ENV_ASR_MODEL = "SUPPORTBOT_ASR_MODEL"
 ENV_PRECISION = "SUPPORTBOT_PRECISION"
 ENV_OPTIONS = "SUPPORTBOT_OPTIONS"
 ENV_TEXT_EMBEDDER = "SUPPORTBOT_TEXT_EMBEDDER"
+ENV_HF_ENDPOINT = "HF_ENDPOINT"  # huggingface_hub's own variable: a mirror (or the test suite's loopback hub)
 
 DEFAULT_DATA_DIR = Path("supportbot_data")
 
@@ -77,6 +78,7 @@ class Settings:
     batch_size: int = 8
     limits: Limits = field(default_factory=Limits)
     tuning: tuple[str, ...] = ()
+    hf_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -139,6 +141,8 @@ class Settings:
             values["asr_model"] = env[ENV_ASR_MODEL]
         if env.get(ENV_TEXT_EMBEDDER):
             values["text_embedder"] = env[ENV_TEXT_EMBEDDER]
+        if env.get(ENV_HF_ENDPOINT):
+            values["hf_endpoint"] = env[ENV_HF_ENDPOINT].strip().rstrip("/")
         if env.get(ENV_PRECISION):
             values["precision"] = env[ENV_PRECISION].strip()
         tuning = tuple(part.strip() for part in env.get(ENV_OPTIONS, "").split(";") if part.strip())

@@ -133,3 +133,27 @@ def _folder_names(model: str) -> list[str]:
     if "/" in model or "\\" in model or model.startswith("."):
         return []
     return [model]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What one part runs with: the model `wanted` (configured), the one `used` (None: the part is off),
+    and `reason` when they differ. Stated once at start-up and recorded in every turn's trace."""
+
+    role: str
+    wanted: str
+    used: str | None
+    reason: str = ""
+
+    @property
+    def reduced(self) -> bool:
+        return self.used != self.wanted
+
+    def describe(self) -> str:
+        """One clause for the start-up statement and the staff trace, e.g. "speech: bundled-tiny.en
+        instead of small (small is not on this machine)"."""
+        if not self.reduced:
+            return f"{self.role}: {self.used}"
+        now = "off" if self.used is None else self.used
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{self.role}: {now} instead of {self.wanted}{why}"

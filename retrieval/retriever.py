@@ -91,6 +91,12 @@ class RetrievalResult:
         return list(dict.fromkeys(hit.doc_id for hit in self.hits))
 
 
+def check_top_k(top_k: int) -> None:
+    """`InputError` unless 1 <= top_k <= MAX_TOP_K (checked before any work, e.g. by `search`)."""
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"top-k must be between 1 and {MAX_TOP_K}, got {top_k}")
+
+
 class Retriever:
     """Text embedder + ImageBind (Embedder) + BM25 over one store; either embedder may be None."""
 
@@ -116,8 +122,7 @@ class Retriever:
         search_filter: SearchFilter | None = None,
         linked: Sequence[LinkedDoc] = (),
     ) -> RetrievalResult:
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InputError(f"top-k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        check_top_k(top_k)
         if query.empty:
             raise InputError("empty query: give some text, an image or an audio clip")
         timings: dict[str, float] = {}

@@ -89,14 +89,30 @@ def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(
     assert f"bot> {HANDOFF_MESSAGE}" in out
 
 
-def test_chat_with_t5_and_no_weights_exits_with_one_line(
+def test_chat_with_t5_missing_and_the_flag_answers_with_the_composer_and_says_so_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
-    code, out, err = _chat(monkeypatch, capsys, data_dir, ["hello"], "--generator", "t5")
+    lines = ["my extender shows error E-42, mesh link lost", "/trace", "/quit"]
+    code, out, err = _chat(monkeypatch, capsys, data_dir, lines, "--generator", "t5")
+    assert code == 0 and "Move the extender closer to the router" in out
+    notes = [line for line in err.splitlines() if line.startswith("note: reduced mode:")]
+    assert len(notes) == 1 and "answers: composer instead of flan-t5-base" in notes[0]
+    assert "--allow-missing-models" not in err and "--generator extractive" not in err  # it was passed
+    trace = json.loads(out[out.index("\n{") + 1 : out.rindex("}") + 1])
+    assert any(c["role"] == "answers" and c["used"] == "composer" for c in trace["models"])
+
+
+def test_chat_with_t5_missing_and_no_flag_stops_with_what_to_download(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    code = main(["chat", "--data-dir", str(data_dir), "--generator", "t5"])
+    out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err.count("\n") == 1, err
     assert err.startswith("supportbot chat: error: ")
-    assert "flan-t5-base" in err and "--generator extractive" in err
+    # the first missing part stops it (here ImageBind: no model is on this machine at all)
+    for needle in ("supportbot models download imagebind_huge", "models import", "--allow-missing-models"):
+        assert needle in err, needle
 
 
 def test_chat_without_an_index_says_to_ingest_first(

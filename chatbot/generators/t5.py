@@ -104,6 +104,12 @@ class T5Generator:
         self._tokenizer: Any = tokenizer_obj
         self._ready = False
 
+    def locate(self) -> Path | None:
+        """The model directory (cheap: nothing is read); None for an injected model."""
+        if self._model is not None:
+            return None
+        return resolve_model_path(self.model, self.model_dir)
+
     def load(self) -> None:
         if self._ready:
             return

@@ -97,6 +97,10 @@ class FasterWhisperTranscriber:
         """Where named models are looked up: `<model_dir>/faster-whisper`."""
         return self.locator.path(SUBDIR)
 
+    def locate(self) -> Path:
+        """The model directory (cheap: nothing is loaded); `ModelMissingError` when there is none."""
+        return self.model_path()
+
     def model_path(self) -> Path:
         """The CTranslate2 model directory to load; `ModelMissingError` saying what to do if there is none."""
         if self.model == BUNDLED_TINY_EN:

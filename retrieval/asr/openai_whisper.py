@@ -61,6 +61,10 @@ class OpenAIWhisperTranscriber:
     def loaded(self) -> bool:
         return self._model is not None
 
+    def locate(self) -> Path:
+        """The checkpoint file (cheap: not read); `ModelMissingError` when it is absent."""
+        return self.checkpoint_path()[0]
+
     def checkpoint_path(self) -> tuple[Path, str | None]:
         """(the .pt file to load, its published sha256 or None); `ModelMissingError` if it is absent."""
         given = Path(self.model).expanduser()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core.config import Settings
 from core.errors import ConfigError
+from core.models import ModelLocator
 from core.registry import Registry
 from retrieval.embedders.protocol import Embedder, TextEmbedder
 
@@ -43,6 +44,8 @@ def make_text_embedder(settings: Settings) -> TextEmbedder | None:
     if choice == BUNDLED:
         return SentenceEmbedder(device=settings.device)
     path = Path(choice).expanduser()
+    if not path.is_dir() and "/" not in choice:  # a name from `supportbot models download`
+        path = ModelLocator.of(settings.model_dir).path("text-embedder", choice)
     if not path.is_dir():
         raise ConfigError(
             f"text embedder {choice!r} is neither {BUNDLED}, none nor a model directory; give a local "

@@ -250,6 +250,12 @@ class ImageBindEmbedder:
         """The device the model runs on, once loaded."""
         return self._device
 
+    def locate(self) -> Path | None:
+        """The checkpoint file (cheap: only its size is checked); None for an injected model."""
+        if self._given_model is not None:
+            return None
+        return checkpoints.locate(self._checkpoint, self._model_dir, role=ROLE)
+
     def load(self) -> None:
         """Resolve the device, read the weights, move to the device (fp16 on CUDA). Idempotent."""
         if self._model is not None:

@@ -79,10 +79,8 @@ class SentenceEmbedder:
         self._tokenizer: Any = None
         self._device: Any = None
 
-    def load(self) -> None:
-        """Reads the tokenizer and weights (once); a missing or incomplete directory says what to fix."""
-        if self._model is not None:
-            return
+    def locate(self) -> Path:
+        """The model directory (cheap: only config.json is looked for); `ModelMissingError` otherwise."""
         root = bundled_model_dir() if self.model_dir is None else self.model_dir
         if not (root / "config.json").is_file():
             fail(
@@ -92,6 +90,13 @@ class SentenceEmbedder:
                 "Give a sentence-transformers model directory (config.json, tokenizer files, "
                 "model.safetensors) with --text-embedder DIR",
             )
+        return root
+
+    def load(self) -> None:
+        """Reads the tokenizer and weights (once); a missing or incomplete directory says what to fix."""
+        if self._model is not None:
+            return
+        root = self.locate()
         config = _read_json(root / "config.json")
         if not self._fixed_max and (root / "sentence_bert_config.json").is_file():
             self.max_tokens = int(_read_json(root / "sentence_bert_config.json").get("max_seq_length", 256))

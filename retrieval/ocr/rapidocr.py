@@ -44,12 +44,10 @@ class RapidOcrReader:
             raise ConfigError(f"OCR engine 'rapidocr' is not installed: {_INSTALL}") from exc
         return Path(rapidocr.__file__).resolve().parent / "models"
 
-    def load(self) -> None:
-        if self._engine is not None:
-            return
+    def locate(self) -> Path:
+        """The folder of the detection and recognition models (cheap; nothing is loaded)."""
         model_dir = self._bundled_dir()
-        det, rec = model_dir / DET_MODEL, model_dir / REC_MODEL
-        missing = [str(p) for p in (det, rec) if not p.is_file()]
+        missing = [str(model_dir / n) for n in (DET_MODEL, REC_MODEL) if not (model_dir / n).is_file()]
         if missing:
             fail(
                 ROLE,
@@ -58,6 +56,13 @@ class RapidOcrReader:
                 f"Reinstall the wheel that bundles them ({_INSTALL}) or pass model_dir= a folder holding "
                 f"{DET_MODEL} and {REC_MODEL}",
             )
+        return model_dir
+
+    def load(self) -> None:
+        if self._engine is not None:
+            return
+        model_dir = self.locate()
+        det, rec = model_dir / DET_MODEL, model_dir / REC_MODEL
         try:
             from rapidocr import RapidOCR
         except ImportError as exc:

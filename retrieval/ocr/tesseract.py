@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PIL import Image, ImageOps
 
@@ -46,6 +47,12 @@ class TesseractReader:
         self.binary = binary
         self.psm = psm
         self._path: str | None = None
+
+    def locate(self) -> Path:
+        """The tesseract program, with trained data for the language (runs `tesseract --list-langs`)."""
+        self.load()
+        assert self._path is not None
+        return Path(self._path)
 
     def load(self) -> None:
         if self._path is not None:
