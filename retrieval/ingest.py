@@ -197,7 +197,7 @@ class Ingestor:
             return
         try:
             chunks, file_warnings = self._load(kb_file)
-            records = self._embed(chunks)
+            records = self._embed(chunks, file_warnings)
         except InputError as exc:
             self._fail(tally, rel, str(exc))
             return
@@ -260,12 +260,14 @@ class Ingestor:
         chunks = list(result.chunks)
         if not chunks:
             raise InputError("no content to index (empty after parsing)")
-        return flag_injections(chunks, list(result.warnings))
+        return chunks, list(result.warnings)
 
-    def _embed(self, chunks: list[Chunk]) -> list[Record]:
-        """Decodes media (always: a corrupt image must fail even without an embedder) and embeds."""
+    def _embed(self, chunks: list[Chunk], warnings: list[str]) -> list[Record]:
+        """Decodes media (always: a corrupt image must fail even without an embedder), reads text off
+        it (OCR), checks all text for planted instructions (adding to `warnings`) and embeds."""
         media = [self._decode(c) for c in chunks]
         chunks = [self._with_reading(c, m) for c, m in zip(chunks, media, strict=True)]
+        chunks, _ = flag_injections(chunks, warnings)
         texts = self._embed_texts(chunks)
         if self.embedder is None:
             return [Record(c, None, t) for c, t in zip(chunks, texts, strict=True)]

@@ -4,12 +4,20 @@ A support KB is data, never instructions to the bot. Text that addresses the ass
 to ignore its rules, change its role, reveal its prompt, promise refunds, or send customers to
 another site — is found here so that ingestion can report it (the file is still ingested: nothing
 is lost, and full-text search still finds it) and the answer generator never sees it as evidence.
+
+Matching runs on folded text (`core.sanitise.fold_for_matching`: NFKC, zero-width and bidi
+controls removed, look-alike letters mapped to Latin, whitespace collapsed), so "ig\u200bnore" or a
+Cyrillic "і" hides nothing; an instruction split over two lines or sentences is caught by checking
+neighbouring sentences together; credentials planted in KB text ("the admin password is ...") are
+a kind of their own and never reach an answer either.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from core.sanitise import fold_for_matching
 
 _BOT = r"(?:assistants?|chatbots?|ai|bots?|language models?)"
 _PATTERNS: tuple[tuple[str, str], ...] = (
@@ -35,6 +43,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"\b(?:tell|promise|assure) (?:the |every |all )?(?:customers?|users?)\b[^.!?\n]{0,60}"
         r"\b(?:refund|free|compensation|discount)\b",
     ),
+    (
+        "secret",
+        r"\b(?:admin(?:istrator)?|root|master|staff|internal|superuser)\s+(?:password|passcode|pin|credentials?)"
+        r"\b[^.!?\n]{0,20}?(?:\bis\b|=|:)\s*\S+"
+        r"|\b(?:api[ _-]?key|secret[ _-]?key|access[ _-]?token)\b[^.!?\n]{0,12}?(?:\bis\b|=|:)\s*\S{6,}",
+    ),
 )
 _COMPILED = tuple((name, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for name, pattern in _PATTERNS)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
@@ -48,26 +62,44 @@ class Finding:
     excerpt: str
 
 
+def _folded(text: str) -> str:
+    return " ".join(fold_for_matching(text).split())
+
+
+def _matches(text: str) -> bool:
+    folded = _folded(text)
+    return any(pattern.search(folded) for _, pattern in _COMPILED)
+
+
 def find(text: str) -> list[Finding]:
-    """Every instruction-like passage in `text`, with a short excerpt for the report."""
+    """Every instruction-like passage in `text` (matched on its folded form), with a short excerpt."""
+    folded = _folded(text)
     found: list[Finding] = []
     for name, pattern in _COMPILED:
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(folded):
             start = max(0, match.start() - 20)
-            excerpt = " ".join(text[start : match.end() + 40].split())
+            excerpt = " ".join(folded[start : match.end() + 40].split())
             found.append(Finding(name, excerpt))
     return found
 
 
 def strip(text: str) -> str:
-    """`text` with every sentence that holds an instruction-like passage replaced by a marker."""
-    if not any(pattern.search(text) for _, pattern in _COMPILED):
+    """`text` with every sentence that holds an instruction-like passage replaced by a marker; two
+    neighbouring sentences that only together hold one are both replaced."""
+    if not _matches(text):
         return text
+    sentences = [part.strip() for part in _SENTENCE.findall(text) if part.strip()]
+    drop = [_matches(sentence) for sentence in sentences]
+    for i in range(len(sentences) - 1):
+        if not drop[i] and not drop[i + 1] and _matches(f"{sentences[i]} {sentences[i + 1]}"):
+            drop[i] = drop[i + 1] = True
     out: list[str] = []
-    for sentence in _SENTENCE.findall(text):
-        if any(pattern.search(sentence) for _, pattern in _COMPILED):
+    for sentence, dropped in zip(sentences, drop, strict=True):
+        if dropped:
             if not out or out[-1] != REMOVED:
                 out.append(REMOVED)
         else:
-            out.append(sentence.strip())
-    return " ".join(part for part in out if part)
+            out.append(sentence)
+    if not any(drop):  # matched only across more than two sentences: keep nothing of it
+        return REMOVED
+    return " ".join(out)

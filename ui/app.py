@@ -27,6 +27,7 @@ from core.config import Settings
 from core.errors import ConfigError
 from ui.chat_view import ChatConfig, build_chat_blocks
 from ui.kb_files import KBFiles, add_kb_route
+from ui.login_throttle import LoginThrottle, ThrottledLogin
 from ui.staff_view import build_staff_blocks
 
 ENV_STAFF_USER = "SUPPORTBOT_STAFF_USER"
@@ -76,6 +77,7 @@ class AppOptions:
     staff_concurrency: int = 2
     max_file_bytes: int | None = None
     notices: tuple[str, ...] = ()
+    login_throttle: LoginThrottle | None = None
 
     def __post_init__(self) -> None:
         if self.queue_size < 1 or self.concurrency < 1 or self.staff_concurrency < 1:
@@ -147,6 +149,7 @@ def build_app(
             **common,
         )
         mounted.append(staff)
+        app.add_middleware(ThrottledLogin, login_path=STAFF_PATH + "/login", throttle=options.login_throttle)
     else:
         disabled = _staff_disabled_route()
         app.add_api_route(STAFF_PATH, disabled, methods=["GET"], include_in_schema=False)

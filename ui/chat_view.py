@@ -32,6 +32,9 @@ THUMBS_UP = "up"
 THUMBS_DOWN = "down"
 RATINGS = [("Helpful", THUMBS_UP), ("Not helpful", THUMBS_DOWN)]
 PLACEHOLDER = "Ask a question — or attach a screenshot, an audio file, or record a voice note"
+# By kind and by extension: Gradio checks uploads by the MIME type Python guesses, and it guesses
+# video/webm for a browser's WebM/Opus voice note.
+MESSAGE_FILE_TYPES = ["image", "audio", *sorted(render.IMAGE_SUFFIXES | render.AUDIO_SUFFIXES)]
 UNEXPECTED = (
     "Sorry — something went wrong while I was answering this message. Please send it again, or ask "
     "for a human."
@@ -251,7 +254,7 @@ def build_chat_blocks(engine: ChatEngine, config: ChatConfig, *, concurrency: in
         box = gr.MultimodalTextbox(
             elem_id="message",
             sources=["upload", "microphone"],
-            file_types=["image", "audio"],
+            file_types=MESSAGE_FILE_TYPES,
             file_count="multiple",
             placeholder=PLACEHOLDER,
             show_label=False,
