@@ -177,6 +177,9 @@ class Runtime:
         manifest = Manifest.load(self.settings.manifest_path)
         if manifest.entries and not self.settings.graph_path.exists():
             manifest = Manifest(manifest.path)  # the graph is missing: rebuild everything once
+        if manifest.entries and self.store.count() == 0:
+            log.warning("the index is empty but the manifest lists files: every file is ingested again")
+            manifest = Manifest(manifest.path)  # milvus.db was deleted or replaced: rebuild everything
         if manifest.entries and self.store.rebuilt:
             log.warning("the index predates the text embedder: every file is read and embedded again")
             manifest = Manifest(manifest.path)  # the outdated collection was replaced: rebuild everything
@@ -193,6 +196,28 @@ class Runtime:
             on_failure=on_failure,
             text_embedder=self.text_embedder,
         )
+
+    def data_dir_problems(self) -> list[str]:
+        """What makes the data dir's parts disagree (empty: they agree): the manifest lists ingested
+        files but the knowledge graph or the index lost them. `supportbot ingest` repairs each."""
+        manifest = Manifest.load(self.settings.manifest_path)  # unreadable: InputError with advice
+        if not manifest.entries:
+            return []
+        problems: list[str] = []
+        if not self.settings.graph_path.exists():
+            problems.append(f"the knowledge graph {self.settings.graph_path} is missing")
+        else:
+            graph_docs = self.graph().doc_ids()
+            lost = {d for e in manifest.entries.values() for d in e.doc_ids} - graph_docs
+            if lost:
+                problems.append(f"the knowledge graph lacks {len(lost)} ingested documents")
+        indexed = self.store.count()
+        expected = sum(e.chunks for e in manifest.entries.values())
+        if indexed == 0:
+            problems.append(f"the index is empty but the manifest lists {len(manifest.entries)} files")
+        elif indexed < expected:
+            problems.append(f"the index holds {indexed} chunks but the manifest lists {expected}")
+        return problems
 
     def close(self) -> None:
         if self._engine is not None:

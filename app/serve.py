@@ -9,14 +9,16 @@ binds 127.0.0.1 unless told otherwise and never creates a public share link.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -88,18 +90,47 @@ def preload_readers(runtime: Runtime) -> list[str]:
     return notices
 
 
+def refuse_inconsistent(runtime: Runtime) -> None:
+    """Refuses to serve from a data dir whose parts disagree (it would answer without the graph, or
+    cite nothing): says what is wrong and that `supportbot ingest` repairs it."""
+    problems = runtime.data_dir_problems()
+    if problems:
+        raise InputError(
+            f"the data dir {runtime.settings.data_dir} is inconsistent: {'; '.join(problems)}. Run "
+            "`supportbot ingest KB_DIR` with the same --data-dir to repair it, then serve again"
+        )
+
+
 def _print_failure(rel: str, reason: str) -> None:
     print(f"failed: {rel}: {reason}", file=sys.stderr, flush=True)
 
 
+class QuietShutdown:
+    """ASGI wrapper: a request still streaming when the server stops (a browser's open event
+    stream) is cancelled by uvicorn after the grace period; end it quietly instead of logging a
+    CancelledError traceback for each. Outside a shutdown a cancellation propagates as usual."""
+
+    def __init__(self, app: Any, stopping: Callable[[], bool]) -> None:
+        self.app = app
+        self.stopping = stopping
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if not self.stopping():
+                raise
+
+
 class AppServer:
-    """uvicorn around an ASGI app: `run()` blocks (Ctrl-C stops it); `start()` serves from a thread."""
+    """uvicorn around an ASGI app: `run()` blocks (Ctrl-C and SIGTERM stop it cleanly); `start()`
+    serves from a thread."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 7860) -> None:
         self.host = host
         self.server = uvicorn.Server(
             uvicorn.Config(
-                app,
+                QuietShutdown(app, lambda: bool(self.server.should_exit)),
                 host=host,
                 port=port,
                 log_level="warning",
@@ -181,6 +212,8 @@ def serve(
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
         )
     with open_runtime(settings, rebuild_outdated=ingest) as runtime:
+        if not ingest:
+            refuse_inconsistent(runtime)
         if ingest and kb_dir is not None:
             report = runtime.ingest(kb_dir, progress=True, on_failure=_print_failure)
             print(f"ingest: {report.summary()}")
@@ -200,5 +233,6 @@ def serve(
             print(f"note: {notice}")
         if host not in ("127.0.0.1", "localhost", "::1"):
             print(f"warning: listening on {host}: reachable from other machines; put HTTPS in front of it")
-        server.run()  # uvicorn handles Ctrl-C itself and returns
+        server.run()  # uvicorn handles Ctrl-C and SIGTERM itself and returns
+        print("stopped", file=sys.stderr)
     return 0

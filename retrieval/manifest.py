@@ -70,7 +70,7 @@ class Manifest:
                 )
                 for rel, e in files.items()
             }
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(
                 f"ingestion manifest {path} is unreadable ({exc}); delete it and the data dir's milvus.db "
                 "to re-ingest from scratch"
