@@ -4,7 +4,10 @@ Writes N synthetic chunks (random unit 1024-d vectors, support-like text drawn f
 vocabulary) through `MilvusStore.upsert`, then times `hybrid_search` with one dense request plus
 BM25 (the search every turn makes) and BM25 alone, and prints p50/p95 per kind.
 
-    python bench/store_latency.py [--n 10000] [--queries 200] [--uri PATH_OR_URL]
+On Milvus Lite, full text is served by the tantivy index beside the data dir; the same searches are
+then timed once more on Milvus Lite's own BM25 function (the engine used before, the baseline).
+
+    python bench/store_latency.py [--n 10000] [--queries 200] [--baseline-queries 20] [--uri PATH_OR_URL]
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument(
+        "--baseline-queries", type=int, default=20, help="queries timed on Milvus Lite's own BM25 (0: skip)"
+    )
+    parser.add_argument(
         "--uri", default=None, help="a Milvus server URI (default: Milvus Lite in a temp dir)"
     )
     args = parser.parse_args()
@@ -74,14 +80,21 @@ def main() -> int:
         vectors = [records[rng.randrange(args.n)].vector for _ in range(args.queries)]
         store.hybrid_search(queries[0], [DenseQuery("dense:text", vectors[0])], 10)  # warm-up
         time.sleep(5)  # let Milvus build its indexes in the background, as a served index would have
-        for label, use_dense in (("hybrid (dense + BM25, RRF)", True), ("BM25 only", False)):
-            timings = []
-            for text, vector in zip(queries, vectors, strict=True):
-                dense = [DenseQuery("dense:text", vector)] if use_dense and vector is not None else []
-                started = time.perf_counter()
-                store.hybrid_search(text, dense, 10)
-                timings.append((time.perf_counter() - started) * 1000)
-            print(f"{label:<28} over {args.n} chunks: {percentiles(timings)}")
+        engines = [("tantivy", store._fulltext)] if store._fulltext is not None else [("server", None)]
+        if store._fulltext is not None and args.baseline_queries:
+            engines.append(("Milvus Lite BM25 (baseline)", None))
+        for engine, fulltext in engines:
+            store._fulltext = fulltext  # None on Lite: Milvus Lite's own BM25 function, as before
+            n_queries = args.baseline_queries if engine.endswith("(baseline)") else len(queries)
+            for label, use_dense in (("hybrid (dense + BM25, RRF)", True), ("BM25 only", False)):
+                timings = []
+                for text, vector in list(zip(queries, vectors, strict=True))[:n_queries]:
+                    dense = [DenseQuery("dense:text", vector)] if use_dense and vector is not None else []
+                    started = time.perf_counter()
+                    store.hybrid_search(text, dense, 10)
+                    timings.append((time.perf_counter() - started) * 1000)
+                print(f"{label:<28} {engine:<28} over {args.n} chunks: {percentiles(timings)}", flush=True)
+        store._fulltext = engines[0][1]
         store.close()
     return 0
 

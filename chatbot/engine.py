@@ -196,7 +196,9 @@ class ChatEngine:
             result = self.retriever.search(query, top_k=self.options.top_k, linked=turn.linked)
             timings["retrieve"] = _ms(started)
 
+            started = time.perf_counter()
             verdict = judge(self.options.policy, u, self._judged_text(u, turn.resolved), result.hits)
+            timings["judge"] = _ms(started)
             if reply.kind == "choice" and verdict.kind in ("out_of_scope", "not_found") and result.hits:
                 verdict = replace(verdict, abstain=False, reason="", kind="")  # a short reply to our question
             started = time.perf_counter()

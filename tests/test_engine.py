@@ -119,7 +119,7 @@ def test_trace_has_every_stage(kit: Kit) -> None:
     assert "[1]" in prompt and "Hold the reset button for ten seconds" in prompt
     assert trace["generation"]["output"] and trace["generation"]["grounded"] is True
     assert trace["answer"]["citations"][0]["doc_id"] == "manuals/reset.md"
-    assert set(trace["timings_ms"]) >= {"understand", "context", "retrieve", "generate"}
+    assert set(trace["timings_ms"]) >= {"understand", "context", "retrieve", "judge", "generate"}
     assert all(v >= 0 for v in trace["timings_ms"].values())
     stored = kit.extractive.traces.get(result.turn_id, session_id="trace-1")
     assert stored is not None and stored.trace["generation"]["input"] == prompt

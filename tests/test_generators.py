@@ -238,3 +238,27 @@ def test_factory_builds_by_name_and_rejects_unknown() -> None:
 
 def _renumber(evidence: Evidence, number: int) -> Evidence:
     return Evidence(number, evidence.doc_id, evidence.text, evidence.title, evidence.modality, evidence.score)
+
+
+def test_t5_on_ctranslate2_decodes_and_streams_the_same_text_as_transformers(tmp_path: Path) -> None:
+    from chatbot.generators.t5_ct2 import convert_t5, converted_dir
+
+    model_dir = save_tiny_t5(tmp_path / "tiny-t5", wordy=True)
+    request = GenerationRequest("How do I reset the router?", ("hello",), (RESET, RETURNS))
+    reference = T5Generator(str(model_dir), device="cpu", max_new_tokens=12, runtime="hf")
+    expected = reference.generate(request)
+    assert converted_dir(model_dir) is None
+    convert_t5(model_dir)
+    assert converted_dir(model_dir) is not None
+    fast = T5Generator(str(model_dir), device="cpu", max_new_tokens=12, precision="float32")
+    answer = fast.generate(request)
+    assert fast.active_runtime == "ctranslate2" and reference.active_runtime == "hf"
+    assert answer.text == expected.text and answer.text
+    assert answer.grounded == expected.grounded and answer.citations == expected.citations
+    stream = fast.stream(request)
+    pieces = list(stream)
+    assert len(pieces) > 1 and "".join(pieces) == answer.text
+    assert stream.answer == answer
+    plain = save_tiny_t5(tmp_path / "plain-t5")
+    with pytest.raises(ConfigError, match="no CTranslate2 conversion"):
+        T5Generator(str(plain), device="cpu", runtime="ctranslate2").load()

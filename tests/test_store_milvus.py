@@ -223,3 +223,52 @@ def test_doc_ids_pages_past_one_query(shared_store: MilvusStore, monkeypatch: py
     # A page smaller than the corpus forces the iterator path used for KBs over 16384 chunks.
     monkeypatch.setattr(milvus_module, "_QUERY_PAGE", 2)
     assert store.doc_ids() == {r.chunk.doc_id for r in corpus_records()}
+
+
+# ---- full text on Milvus Lite: the tantivy index beside the data dir --------------------------
+
+
+def _bm25(store: MilvusStore, text: str, search_filter: SearchFilter | None = None) -> list[tuple[str, int]]:
+    return [(h.doc_id, h.chunk_id) for h in store.hybrid_search(text, [], 10, search_filter)]
+
+
+def _scores(store: MilvusStore, text: str) -> dict[tuple[str, int], float]:
+    return {
+        (h.doc_id, h.chunk_id): round(h.sources["bm25"].score, 3) for h in store.hybrid_search(text, [], 10)
+    }
+
+
+def test_lite_full_text_ranks_like_milvus_bm25_and_is_rebuilt_when_out_of_step(tmp_path: Path) -> None:
+    import shutil
+
+    from retrieval.stores.lite_fulltext import index_path
+
+    uri = str(tmp_path / "data" / "milvus.db")
+    store = MilvusStore(uri, collection="ft", dim=DIM)
+    store.open()
+    try:
+        store.upsert(corpus_records())
+        store.flush()
+        queries = ["router guide", "printer paper jam", "café guide", "beeping printer recording"]
+        ours = {q: _bm25(store, q) for q in queries}
+        scores = {q: _scores(store, q) for q in queries}
+        fulltext, store._fulltext = store._fulltext, None  # Milvus Lite's own BM25, for reference
+        try:
+            milvus = {q: _scores(store, q) for q in queries}
+        finally:
+            store._fulltext = fulltext
+        # the same hits with the same BM25 scores, up to tantivy's 1-byte document-length norms
+        assert all(scores.values()) and all(scores[q] == pytest.approx(milvus[q], rel=0.03) for q in queries)
+        product = SearchFilter(products=("routerx",), modalities=("text",))
+        assert _bm25(store, "router photo guide", product) == [("router.md", 1), ("router.md", 0)]
+    finally:
+        store.close()
+    shutil.rmtree(index_path(uri, "ft"))
+    again = MilvusStore(uri, collection="ft", dim=DIM)
+    again.open()
+    try:
+        assert {q: _bm25(again, q) for q in queries} == ours
+        again.delete_ids([corpus_records()[2].chunk.id])  # printer.md
+        assert ("printer.md", 0) not in _bm25(again, "printer paper jam")
+    finally:
+        again.close()

@@ -6,6 +6,11 @@ files are not there, the model locator (`core.models`) says what to put where. T
 precision policy of `core.devices` (auto: bfloat16 on CUDA where supported, float32 on CPU). Greedy
 decoding, so the same request gives the same answer; streaming runs `generate` in a worker thread
 feeding a `TextIteratorStreamer`.
+
+Runtimes: when the model directory holds a CTranslate2 conversion (`<dir>/ctranslate2/`, made by
+`supportbot models convert` or `t5_ct2.convert_t5`), decoding runs on CTranslate2 (int8 on CPU, ~3x
+faster; see `t5_ct2`); Hugging Face transformers stays the reference path (`runtime="hf"`). The
+tokenizer, prompt, streaming pieces and grounding are the same on both.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from chatbot.generators.grounding import DEFAULT_THRESHOLD, finish_answer
 from chatbot.generators.prompt import DEFAULT_MAX_TOKENS, PackedPrompt, build_prompt, tokenizer_counter
 from chatbot.generators.protocol import Answer, AnswerStream, GenerationRequest
+from chatbot.generators.t5_ct2 import Ct2T5, converted_dir, text_pieces
 from core.devices import best_device, check_precision, torch_dtype
 from core.errors import ConfigError
 from core.models import HUB_NAME, ModelLocator, where_to_keep
@@ -27,6 +33,7 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
 STREAM_TIMEOUT_S = 600.0
 ROLE = "answer"
+RUNTIMES = ("auto", "hf", "ctranslate2")
 
 
 def missing_files(directory: Path) -> list[str]:
@@ -89,7 +96,11 @@ class T5Generator:
         tokenizer_obj: Any = None,
         grounding_threshold: float = DEFAULT_THRESHOLD,
         precision: str = "auto",
+        runtime: str = "auto",
+        threads: int = 0,
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"T5 runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if (model_obj is None) != (tokenizer_obj is None):
@@ -100,8 +111,11 @@ class T5Generator:
         self.max_new_tokens = max_new_tokens
         self.grounding_threshold = grounding_threshold
         self.precision = check_precision(precision)
+        self.runtime = runtime
+        self.threads = threads
         self._model: Any = model_obj
         self._tokenizer: Any = tokenizer_obj
+        self._ct2: Ct2T5 | None = None
         self._ready = False
 
     def locate(self) -> Path | None:
@@ -110,9 +124,20 @@ class T5Generator:
             return None
         return resolve_model_path(self.model, self.model_dir)
 
+    @property
+    def active_runtime(self) -> str:
+        """ "ctranslate2" or "hf" once loaded."""
+        return "ctranslate2" if self._ct2 is not None else "hf"
+
     def load(self) -> None:
         if self._ready:
             return
+        if self._model is None and self.runtime != "hf" and self._load_ct2():
+            self._ready = True
+            return
+        from core.threads import apply_torch
+
+        apply_torch(self.threads)
         device = best_device(self.device)
         dtype = torch_dtype(device, self.precision, bf16_trained=True)
         if self._model is None:
@@ -126,6 +151,27 @@ class T5Generator:
         self._model.to(device=device, dtype=dtype)
         self._model.eval()
         self._ready = True
+
+    def _load_ct2(self) -> bool:
+        """Loads the CTranslate2 conversion when there is one (True), else leaves HF to `load`."""
+        path = resolve_model_path(self.model, self.model_dir)
+        folder = converted_dir(path)
+        if folder is None:
+            if self.runtime == "ctranslate2":
+                raise ConfigError(
+                    f"{path} holds no CTranslate2 conversion; run `supportbot models convert {path}` or "
+                    "use the transformers runtime"
+                )
+            return False
+        from transformers import AutoTokenizer
+
+        self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self._ct2 = Ct2T5(path, self._tokenizer, self.device, self.precision, self.threads)
+        return True
+
+    def _input_ids(self, packed: PackedPrompt) -> list[int]:
+        encoded = self._tokenizer(packed.text, truncation=True, max_length=self.max_input_tokens)
+        return [int(i) for i in encoded["input_ids"]]
 
     @property
     def max_input_tokens(self) -> int:
@@ -160,6 +206,9 @@ class T5Generator:
         finish = self._finish(request, packed.text)
         if not packed.evidence:
             return finish("")  # nothing to ground an answer in: abstain without running the model
+        if self._ct2 is not None:
+            ids = self._ct2.generate_ids(self._input_ids(packed), self.max_new_tokens)
+            return finish(self._tokenizer.decode(ids, skip_special_tokens=True))
         import torch
 
         with torch.inference_mode():
@@ -171,6 +220,9 @@ class T5Generator:
         finish = self._finish(request, packed.text)
         if not packed.evidence:
             return AnswerStream((), finish)
+        if self._ct2 is not None:
+            ids = self._ct2.stream_ids(self._input_ids(packed), self.max_new_tokens)
+            return AnswerStream(text_pieces(self._tokenizer, ids), finish)
         return AnswerStream(self._pieces(packed), finish)
 
     def _pieces(self, packed: PackedPrompt) -> Iterator[str]:
