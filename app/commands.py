@@ -173,6 +173,13 @@ def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
         notes=tuple(retrieval["notes"]) + (() if generated else (NO_GENERATOR_NOTE,)),
         abstained=result.abstained if generated else None,
         cited=tuple(c.doc_id for c in result.citations),
+        answer=result.text,
+        citations=tuple(
+            {"number": c.number, "doc_id": c.doc_id, "title": c.title, "snippet": c.snippet}
+            for c in result.citations
+        ),
+        handoff=result.handoff,
+        asked_back=result.asked_back,
     )
 
 

@@ -27,7 +27,7 @@ from retrieval.injection import strip as strip_injection
 from retrieval.retriever import Retriever
 
 SNIPPET_CHARS = 240
-PLAN_DOCS = 3
+PLAN_DOCS = 6
 ATTRIBUTE_TYPES = ("product", "version")
 
 _YES = re.compile(

@@ -1,13 +1,16 @@
 """Retrieval evaluation: JSONL query cases in, hit@1 / hit@5 / MRR and latency out.
 
-Case lines: `{"id", "text"?, "image"?, "audio"?, "history"?, "expected": [doc_id...], "answerable"?}`,
-media paths relative to the JSONL file. Cases with an empty `expected` (out-of-scope questions)
-are not scored for retrieval. Metrics are over distinct documents in rank order.
+Case lines: `{"id", "text"?, "image"?, "audio"?, "history"?, "expected": [doc_id...], "answerable"?,
+"must_include"?: [["phrase", "or alternative"], ...]}`, media paths relative to the JSONL file. Cases
+with an empty `expected` (out-of-scope questions) are not scored for retrieval. Metrics are over
+distinct documents in rank order. `answer_content` is the share of answered cases with `must_include`
+whose answer holds every group (one of its phrases, case-insensitive, markdown emphasis ignored).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +41,7 @@ class EvalCase:
     audio: Path | None = None
     history: tuple[EvalTurn, ...] = ()
     answerable: bool | None = None
+    must_include: tuple[tuple[str, ...], ...] = ()
 
     @property
     def modality(self) -> Modality:
@@ -56,6 +60,26 @@ def _turn_fields(raw: Mapping[str, Any], base: Path, where: str) -> dict[str, An
     if not (out["text"].strip() or out.get("image") or out.get("audio")):
         raise InputError(f"{where}: needs at least one of text, image, audio")
     return out
+
+
+def _must_include(raw: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    if raw is None:
+        return ()
+    ok = isinstance(raw, list) and all(
+        isinstance(g, list) and g and all(isinstance(p, str) and p.strip() for p in g) for g in raw
+    )
+    if not ok:
+        raise InputError(f"{where}: 'must_include' must be a list of non-empty lists of phrases")
+    return tuple(tuple(p.strip() for p in group) for group in raw)
+
+
+_EMPHASIS = re.compile(r"[*_`]+")
+
+
+def holds(answer: str, groups: Sequence[Sequence[str]]) -> bool:
+    """Does `answer` hold one phrase of every group (case-insensitive, markdown emphasis ignored)?"""
+    flat = " ".join(_EMPHASIS.sub("", answer).casefold().split())
+    return all(any(" ".join(p.casefold().split()) in flat for p in group) for group in groups)
 
 
 def load_cases(path: Path) -> list[EvalCase]:
@@ -96,6 +120,7 @@ def load_cases(path: Path) -> list[EvalCase]:
                 expected=tuple(expected),
                 history=history,
                 answerable=None if answerable is None else bool(answerable),
+                must_include=_must_include(raw.get("must_include"), where),
                 **_turn_fields(raw, base, where),
             )
         )
@@ -140,6 +165,10 @@ class CaseOutcome:
     notes: tuple[str, ...] = ()
     abstained: bool | None = None
     cited: tuple[str, ...] = ()
+    answer: str = ""
+    citations: tuple[dict[str, Any], ...] = ()
+    handoff: bool = False
+    asked_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,22 +182,42 @@ class CaseResult:
     answerable: bool | None = None
     abstained: bool | None = None
     cited: tuple[str, ...] = ()
+    answer: str = ""
+    citations: tuple[dict[str, Any], ...] = ()
+    handoff: bool = False
+    asked_back: bool = False
+    must_include: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def content_ok(self) -> bool | None:
+        """Whether the answer holds every `must_include` group (None: no groups, or not answered)."""
+        if not self.must_include or self.abstained is None or self.abstained:
+            return None
+        return holds(self.answer, self.must_include)
 
 
 @dataclass(frozen=True)
 class AnswerMetrics:
     """`abstention_accuracy` over cases with `answerable` set; `citation_accuracy` over answered
-    answerable cases: the share whose citations include an expected document."""
+    answerable cases: the share whose citations include an expected document; `answer_content` over
+    answered cases with `must_include` (`content_n` of them; `content_abstained`: such cases the bot
+    declined, which do not count)."""
 
     n: int
     abstention_accuracy: float
     citation_accuracy: float
+    answer_content: float | None = None
+    content_n: int = 0
+    content_abstained: int = 0
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         return {
             "n": self.n,
             "abstention_accuracy": self.abstention_accuracy,
             "citation_accuracy": self.citation_accuracy,
+            "answer_content": self.answer_content,
+            "answer_content_n": self.content_n,
+            "answer_content_abstained": self.content_abstained,
         }
 
 
@@ -179,8 +228,15 @@ def answer_metrics(results: Sequence[CaseResult]) -> AnswerMetrics | None:
     correct = sum(r.abstained == (not r.answerable) for r in judged)
     answered = [r for r in judged if r.answerable and not r.abstained and r.expected]
     cited_ok = sum(bool(set(r.cited) & set(r.expected)) for r in answered)
+    content = [r.content_ok for r in results if r.content_ok is not None]
+    declined = sum(1 for r in results if r.must_include and r.abstained)
     return AnswerMetrics(
-        len(judged), round(correct / len(judged), 4), round(cited_ok / len(answered), 4) if answered else 0.0
+        len(judged),
+        round(correct / len(judged), 4),
+        round(cited_ok / len(answered), 4) if answered else 0.0,
+        round(sum(content) / len(content), 4) if content else None,
+        len(content),
+        declined,
     )
 
 
@@ -217,6 +273,12 @@ class EvalReport:
                     "answerable": c.answerable,
                     "abstained": c.abstained,
                     "cited": list(c.cited),
+                    "answer": c.answer,
+                    "citations": list(c.citations),
+                    "handoff": c.handoff,
+                    "asked_back": c.asked_back,
+                    "must_include": [list(g) for g in c.must_include],
+                    "content_ok": c.content_ok,
                 }
                 for c in self.cases
             ],
@@ -265,6 +327,11 @@ def evaluate(
                 case.answerable,
                 outcome.abstained,
                 outcome.cited,
+                outcome.answer,
+                outcome.citations,
+                outcome.handoff,
+                outcome.asked_back,
+                case.must_include,
             )
         )
         if progress:
@@ -302,6 +369,11 @@ def format_table(report: EvalReport) -> str:
             f"answers: n {a.n}  abstention accuracy {a.abstention_accuracy:.3f}  "
             f"citation accuracy {a.citation_accuracy:.3f}"
         )
+        if a.answer_content is not None:
+            lines.append(
+                f"answer content: {a.answer_content:.3f} of {a.content_n} answered cases hold every "
+                f"must_include group ({a.content_abstained} such cases declined)"
+            )
     else:
         lines.append("answers: not evaluated (no answer generator)")
     lines.append("dense retrieval: " + ("on" if report.dense else "OFF (full-text only)"))

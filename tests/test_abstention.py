@@ -167,6 +167,14 @@ def test_low_confidence_voice_note_abstains_with_the_reason() -> None:
     assert "voice note could not be understood reliably (confidence 0.12)" in verdict.reason
 
 
+def test_a_voice_note_heard_unsure_that_matches_nothing_is_called_unclear_not_out_of_scope() -> None:
+    heard = "my ex 200 root are keep showing her a 12"
+    verdict = judge(AbstentionPolicy(), _voice(heard, 0.45), heard, [_hit()])
+    assert verdict.abstain and verdict.kind == "unclear_voice", verdict
+    typed = judge(AbstentionPolicy(), _typed(heard), heard, [_hit()])
+    assert typed.abstain and typed.kind == "out_of_scope", "typed words that match nothing are off-topic"
+
+
 def test_low_confidence_voice_note_with_typed_text_is_judged_on_coverage() -> None:
     understanding = _voice("mumble", 0.12, typed="E42 on my extender")
     verdict = judge(AbstentionPolicy(), understanding, understanding.query.text, [_hit()])

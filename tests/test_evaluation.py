@@ -105,3 +105,67 @@ def test_evaluate_skips_unanswerable_and_splits_by_modality(tmp_path: Path) -> N
     assert set(data) >= {"overall", "by_modality", "by_turn", "answers", "latency_ms"}
     assert set(data["latency_ms"]) == {"p50", "p95"}
     assert "OFF" in format_table(report)
+
+
+def test_answer_content_counts_answered_cases_holding_every_group(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {
+            "id": "a",
+            "text": "reset?",
+            "expected": ["r.md"],
+            "answerable": True,
+            "must_include": [["10 seconds"], ["beep"]],
+        },
+        {
+            "id": "b",
+            "text": "fix?",
+            "expected": ["f.md"],
+            "answerable": True,
+            "must_include": [["Backhaul", "band"]],
+        },
+        {
+            "id": "c",
+            "text": "refund?",
+            "expected": ["p.md"],
+            "answerable": True,
+            "must_include": [["14 days"]],
+        },
+        {"id": "d", "text": "plain", "expected": ["p.md"], "answerable": True},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    cases = load_cases(path)
+    assert cases[0].must_include == (("10 seconds",), ("beep",)) and cases[3].must_include == ()
+    answers = {
+        "a": ("Hold it for **10 seconds** until one long BEEP [1]", False),
+        "b": ("Open the admin page [1]", False),
+        "c": ("I couldn't find that.", True),
+        "d": ("Anything [1]", False),
+    }
+
+    def run(case: EvalCase) -> CaseOutcome:
+        text, abstained = answers[case.id]
+        cites = ({"number": 1, "doc_id": case.expected[0]},) if not abstained else ()
+        return CaseOutcome(
+            (case.expected[0],), False, abstained=abstained, cited=case.expected, answer=text, citations=cites
+        )
+
+    report = evaluate(cases, run)
+    assert report.answers is not None
+    assert report.answers.answer_content == 0.5, (
+        "a holds both groups (emphasis and case ignored), b holds none"
+    )
+    assert report.answers.content_n == 2 and report.answers.content_abstained == 1
+    out = report.to_dict()
+    first = out["cases"][0]
+    assert first["answer"].startswith("Hold it") and first["citations"] == [{"number": 1, "doc_id": "r.md"}]
+    assert first["content_ok"] is True and {"handoff", "asked_back", "abstained"} <= set(first)
+    assert "answer content: 0.500 of 2" in format_table(report)
+
+
+@pytest.mark.parametrize("groups", ['"x"', '[["ok"], []]', '[["ok", 3]]', '[[" "]]'])
+def test_must_include_is_validated(tmp_path: Path, groups: str) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(f'{{"id": "a", "text": "q", "expected": [], "must_include": {groups}}}', encoding="utf-8")
+    with pytest.raises(InputError, match="must_include"):
+        load_cases(path)

@@ -21,7 +21,7 @@ from chatbot.abstention import topic_terms
 from chatbot.answers.kinds import AnswerKind, Question, questions
 from chatbot.answers.scope import Scoper
 from chatbot.answers.sections import Block, DocSection, Passage, plain_text, sections_from_passages
-from chatbot.answers.select import asks_verb, pick_content
+from chatbot.answers.select import asks_verb, pick_content, quantity_fit
 from core import textnorm
 from knowledge_graph.entities import Entity
 from retrieval import injection
@@ -30,7 +30,7 @@ _HOW_WORDS = frozenset(
     textnorm.tokens("fix fixing steps how to set up setup reset install pair update troubleshoot")
 )
 _DEFINE = re.compile(r"\b(?:means?|is\s+an?|refers\s+to|indicates?|stands\s+for)\b", re.IGNORECASE)
-MAX_DOCS = 3
+MAX_DOCS = 6
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,12 @@ class Planner:
             kind = q.kind
             if kind == "general" and any(b.kind == "steps" for b in best.blocks):
                 kind = "steps"
-            if kind == "steps" and request.chosen is None:
-                branch = self._branch(q, kind, best, sections, request.asked, entities)
-                if branch is not None:
-                    return AnswerPlan(branch=branch, asked=request.asked, notes=tuple(notes))
+            if kind == "steps" and request.chosen is None and index == 0:
+                fork = self._branch(q, kind, scored, sections, request.asked, entities)
+                if isinstance(fork, Branch):
+                    return AnswerPlan(branch=fork, asked=request.asked, notes=tuple(notes))
+                if fork is not None:
+                    best_score, best, why = fork
             if request.chosen is not None and index == 0:
                 chosen = next((s for s in sections if s.key == request.chosen), None)
                 if chosen is not None:
@@ -216,8 +218,12 @@ class Planner:
             scope = self.scoper.subject_scope(section)
             excluded = self.scoper.exclusions(section)
             asked_products = [a for a in asked if (e := entities.get(a)) is None or e.type == "product"]
-            if asked_products and scope and not self.scoper.any_compatible(asked_products, scope, entities):
-                continue
+            named = [m.entity.id for m in self.scoper.section_scope(section)]
+            fits = (
+                not scope or not asked_products or self.scoper.any_compatible(asked_products, scope, entities)
+            )
+            if not fits and not named:
+                continue  # an FAQ row or a document about another product
             if asked_products and self.scoper.any_compatible(asked_products[:1], excluded, entities):
                 continue
             body = _terms(f"{section.title} {section.question} {section.plain()}")
@@ -225,13 +231,18 @@ class Planner:
             overlap = len(terms & (body | heading)) / len(terms) if terms else 0.0
             if terms and not overlap:
                 continue  # shares no topic term with the question
+            title = _terms(section.title)
             score = overlap + 0.5 * (len(terms & heading) / len(terms) if terms else 0.0)
+            score += 0.3 * (len(terms & title) / len(terms)) if terms and section.heading else 0.0
             score += 0.4 / (1 + doc_rank[section.doc_id]) + (0.15 if section.rank is not None else 0.0)
             score += _kind_fit(section, q, heading)
-            score += 0.3 if section.doc_id in used_docs else 0.0
+            score += 0.5 if section.doc_id in used_docs else 0.0  # one message, one topic
+            score -= 0.5 if section.modality != "text" else 0.0  # a caption shows; an article explains
             reasons = [f"{overlap:.0%} of the question's terms"]
-            if scope and asked_products and self.scoper.any_compatible(asked_products, scope, entities):
-                score += 0.3 if self.scoper.section_scope(section) else 0.1
+            if not fits:
+                score -= 0.3
+            elif scope and asked_products:
+                score += 0.3 if named else 0.1
                 reasons.append("about the customer's " + ", ".join(_names(asked_products, entities)))
             out.append((score, section, "; ".join(reasons)))
         out.sort(key=lambda t: (-t[0], doc_rank[t[1].doc_id], t[1].chunk_ids))
@@ -241,32 +252,43 @@ class Planner:
         self,
         q: Question,
         kind: AnswerKind,
-        best: DocSection,
+        scored: Sequence[tuple[float, DocSection, str]],
         sections: Sequence[DocSection],
         asked: Sequence[str],
         entities: dict[str, Entity],
-    ) -> Branch | None:
-        """A question back when the best document has several procedures, each for other products/versions,
-        and nothing the customer said picks one of them."""
+    ) -> Branch | tuple[float, DocSection, str] | None:
+        """When the best article has sections for different products or versions (named in their
+        headings), the one for the customer's product (a scored entry), else a question back."""
+        best = next((s for _, s, _ in scored if s.modality == "text"), scored[0][1])
         options: list[BranchOption] = []
-        scopes: list[tuple[str, ...]] = []
+        by_key: dict[str, DocSection] = {}
         for section in sections:
-            if section.doc_id != best.doc_id or not any(b.kind == "steps" for b in section.blocks):
-                continue
-            named = self.scoper.section_scope(section)
-            if not named:
-                continue
+            named = self.scoper.section_scope(section) if section.doc_id == best.doc_id else []
             ids = tuple(m.entity.id for m in named)
-            if ids in scopes:
+            if not ids or any(o.entity_ids == ids for o in options):
                 continue
-            scopes.append(ids)
             label = " or ".join(dict.fromkeys(m.surface for m in named))
             options.append(BranchOption(label, ids, section.key))
-        if len(options) < 2:
+            by_key[section.key] = section
+        procedural = any(b.kind in ("steps", "bullets") for s in by_key.values() for b in s.blocks)
+        if len(options) < 2 or not procedural:
             return None
-        fitting = [o for o in options if self.scoper.any_compatible(asked, o.entity_ids, entities)]
+        fitting = [
+            o
+            for o in options
+            if self.scoper.any_compatible(asked, o.entity_ids, entities)
+            and not (
+                asked
+                and self.scoper.any_compatible(asked[:1], self.scoper.exclusions(by_key[o.section]), entities)
+            )
+        ]
         if fitting:
-            return None
+            keys = {o.section for o in fitting}
+            entry = next((e for e in scored if e[1].key in keys), None)
+            if entry is None:
+                return None
+            score, section, why = entry
+            return score, section, f"{why}; the article's section for the customer's product"
         types = {entities[i].type for o in options for i in o.entity_ids if i in entities}
         attribute = "version" if types == {"version"} else "product"
         return Branch(q.text, kind, best.doc_id, attribute, tuple(options))
@@ -280,12 +302,13 @@ def _kind_fit(section: DocSection, q: Question, heading: set[str]) -> float:
     kind = q.kind
     kinds = {b.kind for b in section.blocks}
     if kind in ("steps", "general"):
-        bonus = 0.5 if "steps" in kinds else 0.0
+        bonus = 0.5 if "steps" in kinds else (0.0 if "bullets" in kinds or kind == "general" else -0.3)
         return bonus + (0.2 if heading & _HOW_WORDS else 0.0)
     if kind == "definition":
         text = plain_text(section.plain())
         return (0.3 if section.chunk_ids[:1] == (0,) else 0.0) + (0.3 if _DEFINE.search(text) else 0.0)
     bonus = 0.6 if kind == "yes_no" and asks_verb(q.text, section.plain()) else 0.0
+    bonus += 0.3 if kind in ("fact", "general") and quantity_fit(q.text, section.plain()) else 0.0
     return bonus + (0.1 if re.search(r"\d", section.plain()) else 0.0)
 
 

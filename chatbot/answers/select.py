@@ -58,6 +58,7 @@ def pick_content(
             score = overlap + (0.5 if kind == "definition" and _DEFINE.search(flat) else 0.0)
             score += 0.6 if kind == "yes_no" and asks_verb(question, flat) else 0.0
             score += 0.1 if kind in ("fact", "yes_no") and _CONDITION.search(flat) else 0.0
+            score += 0.4 if kind in ("fact", "general") and quantity_fit(question, flat) else 0.0
             score += 0.05 / (1 + b_index)
             candidates.append((score, b_index, s_index, sentence))
     if not candidates:
@@ -72,19 +73,18 @@ def pick_content(
     else:
         picked = [sentence]
         rest = split_sentences(block.items[0])
+        if kind == "yes_no" and s_index > 0 and _OPENS.fullmatch(rest[0]):
+            # "No. The X300 uses ...": the article's own yes or no opens the answer
+            return (Block("paragraph", (f"{rest[0]} {sentence}",)),), _polarity(question, rest[0])
         before = rest[s_index - 1] if s_index > 0 else ""
         if before and terms & _terms(before) and _fits(before, scoper, scope, asked, entities):
             picked.insert(0, before)
         following = rest[s_index + 1] if s_index + 1 < len(rest) else ""
-        if (
-            following
-            and kind != "yes_no"
-            and terms & _terms(following)
-            and _fits(following, scoper, scope, asked, entities)
-        ):
+        if following and terms & _terms(following) and _fits(following, scoper, scope, asked, entities):
             picked.append(following)
         chosen = (Block("paragraph", (" ".join(picked),)),)
-    polarity = _polarity(question, sentence) if kind == "yes_no" else None
+    said = " ".join(b.plain() for b in chosen)
+    polarity = _polarity(question, said) if kind == "yes_no" else None
     return chosen, polarity
 
 
@@ -104,6 +104,28 @@ def asks_verb(question: str, sentence: str) -> bool:
     return bool(
         re.search(rf"\b(?:can|may|could|will|must|cannot|can't|not)\s+(?:\w+\s+)?{verb}", sentence, re.I)
     )
+
+
+_QUANTITIES = (
+    (
+        re.compile(r"\bhow\s+long\b|\bwhen\b|\bhow\s+soon\b", re.I),
+        re.compile(
+            r"\b\d+\s*(?:business\s+|working\s+)?(?:day|hour|minute|week|month|year|second)s?\b", re.I
+        ),
+    ),
+    (
+        re.compile(r"\bhow\s+much\b|\bcosts?\b|\bprice\b|\bpays?\b|\bfee\b|\bcharge", re.I),
+        re.compile(r"[€$£]\s?\d|\d[.,]\d{2}\b|\bfree\b|\bcosts?\b", re.I),
+    ),
+    (re.compile(r"\bhow\s+often\b", re.I), re.compile(r"\bevery\b|\bper\b|\bonce\b|\b\d+\s+times\b", re.I)),
+    (re.compile(r"\bhow\s+many\b", re.I), re.compile(r"\b\d+\b")),
+)
+
+
+def quantity_fit(question: str, sentence: str) -> bool:
+    """Does the sentence hold the kind of quantity the question asks for (a duration for "how long", a
+    price for "how much", a frequency for "how often", a count for "how many")?"""
+    return any(asks.search(question) and holds.search(sentence) for asks, holds in _QUANTITIES)
 
 
 def _fits(
