@@ -360,3 +360,31 @@ def test_defect_9_staff_login_locks_out_a_guessing_client_and_user(
     clock.now += 4.5
     assert attempt("right-password-1") == 200
     assert attempt("another-guess") == 400  # a success cleared the count
+
+
+# --- defect 5: a 1.9 M-character one-line heading hung chunking (superlinear) -------------------------
+
+
+def test_defect_5_titles_and_headings_are_capped_once_and_hard_splits_are_exact() -> None:
+    from retrieval.documents.chunking import Block, _hard_split, chunk_blocks
+
+    giant = "word " * 20_000
+    sections = chunk_blocks(
+        giant, [Block("heading", giant, 1), Block("paragraph", "Body text.")], max_chars=800
+    )
+    assert sections and all(len(s.text) <= 800 for s in sections)
+    assert all(len(s.heading_path[0]) <= 400 for s in sections if s.heading_path)
+    pieces = _hard_split("ab " * 10_000 + "x" * 5_000, 700)
+    assert all(len(p) <= 700 for p in pieces)
+    assert "".join(pieces).replace(" ", "") == ("ab" * 10_000 + "x" * 5_000)
+
+
+@pytest.mark.slow
+def test_defect_5_a_near_limit_one_line_heading_is_chunked(tmp_path: Path) -> None:
+    from retrieval.documents.loaders import load_chunks
+    from retrieval.documents.walk import KBFile
+
+    path = tmp_path / "huge.md"
+    path.write_text("# " + "word " * 380_000 + "\n", encoding="utf-8")  # 1.9 M characters
+    result = load_chunks(KBFile(path, "huge.md", "document"), Limits())
+    assert len(result.chunks) > 1000 and all(len(c.text) <= 2000 for c in result.chunks)

@@ -179,15 +179,18 @@ def dense_text_for(title: str, heading: str, body: str, limit: int = DEFAULT_DEN
 def _hard_split(text: str, budget: int) -> list[str]:
     """Pieces of at most `budget` characters, cut at the last space before the budget when possible."""
     pieces: list[str] = []
-    rest = " ".join(text.split())
-    while len(rest) > budget:
-        cut = rest[: budget + 1].rfind(" ")
+    flat = " ".join(text.split())
+    start, end = 0, len(flat)  # positions, not shrinking copies: linear in the text's length
+    while end - start > budget:
+        cut = flat.rfind(" ", start, start + budget + 1) - start
         if cut < budget // 2:
             cut = budget
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
+        pieces.append(flat[start : start + cut].rstrip())
+        start += cut
+        while start < end and flat[start] == " ":
+            start += 1
+    if start < end:
+        pieces.append(flat[start:])
     return pieces
 
 
@@ -272,6 +275,13 @@ def chunk_blocks(
     if not any(b.kind == "paragraph" for b in blocks):
         # Headings only: their text is the content.
         blocks = [Block("paragraph", b.text) for b in blocks]
+    # Titles and headings are repeated on every section: capped once here, so a giant one-line
+    # heading costs linear time, not its length once per section.
+    title = cap_words(title, max_chars // 2)
+    blocks = [
+        Block(b.kind, cap_words(b.text, max_chars // 2), b.level) if b.kind == "heading" else b
+        for b in blocks
+    ]
 
     whole_header = _header(title, (), max_chars)
     shown = blocks
