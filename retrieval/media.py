@@ -158,7 +158,8 @@ def load_audio(
 
     if samples.size == 0:
         raise InputError(f"{label}: contains no audio samples")
-    samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+    # Non-finite samples (a damaged float WAV) carry no sound: they become silence, never a "beep".
+    samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
     if rate != target_rate:
         samples = _resample(samples, rate, target_rate)
     return Waveform(samples=np.ascontiguousarray(samples, dtype=np.float32), sample_rate=target_rate)

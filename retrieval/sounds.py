@@ -151,11 +151,17 @@ def describe(tones: list[Tone]) -> str:
     return ", ".join(w for w in words if w)
 
 
+MIN_SIGNAL_STD = 1e-4  # below this a clip is silence (about -80 dBFS)
+
+
 def analyse(wave: Waveform) -> SoundPattern | None:
     """The tone pattern of a clip, or None when it holds no clear tones (speech, noise, silence)."""
     if wave.sample_rate != 16_000 or len(wave.samples) == 0:
         return None
-    freqs, tonal = _frames(np.asarray(wave.samples, dtype=np.float32), wave.sample_rate)
+    samples = np.nan_to_num(np.asarray(wave.samples, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if float(np.std(samples)) < MIN_SIGNAL_STD:
+        return None  # silence or a constant level: no tone, whatever the spectrum's rounding says
+    freqs, tonal = _frames(samples, wave.sample_rate)
     tones = _tones(freqs, tonal)
     if not tones or not _device_like(tones):
         return None

@@ -388,3 +388,44 @@ def test_defect_5_a_near_limit_one_line_heading_is_chunked(tmp_path: Path) -> No
     path.write_text("# " + "word " * 380_000 + "\n", encoding="utf-8")  # 1.9 M characters
     result = load_chunks(KBFile(path, "huge.md", "document"), Limits())
     assert len(result.chunks) > 1000 and all(len(c.text) <= 2000 for c in result.chunks)
+
+
+# --- defect 13: the small things ------------------------------------------------------------------
+
+
+def _float_wav(samples: Any, rate: int = 16000) -> bytes:
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fill", [float("nan"), float("inf"), -float("inf"), "mixed"])
+def test_defect_13_a_wav_of_nan_or_inf_samples_is_silence_not_a_beep(fill: Any) -> None:
+    import numpy as np
+
+    from retrieval import sounds
+    from retrieval.media import load_audio
+
+    if fill == "mixed":
+        samples = np.where(np.arange(32000) % 2, np.nan, np.inf).astype(np.float32)
+    else:
+        samples = np.full(32000, fill, dtype=np.float32)
+    wave = load_audio(_float_wav(samples), Limits(), name="note.wav")
+    assert np.isfinite(wave.samples).all() and float(np.abs(wave.samples).max()) == 0.0
+    assert sounds.analyse(wave) is None
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_defect_13_silence_is_not_described_as_a_beep(rate: int) -> None:
+    import numpy as np
+
+    from core.types import Waveform
+    from retrieval import sounds
+    from retrieval.media import load_audio
+
+    assert (
+        sounds.analyse(load_audio(_float_wav(np.zeros(rate * 2, dtype=np.float32), rate), Limits())) is None
+    )
+    assert sounds.analyse(Waveform(np.full(32000, 0.5, dtype=np.float32), 16000)) is None  # DC level
