@@ -429,3 +429,29 @@ def test_defect_13_silence_is_not_described_as_a_beep(rate: int) -> None:
         sounds.analyse(load_audio(_float_wav(np.zeros(rate * 2, dtype=np.float32), rate), Limits())) is None
     )
     assert sounds.analyse(Waveform(np.full(32000, 0.5, dtype=np.float32), 16000)) is None  # DC level
+
+
+class LimitedEngine:
+    """Fake engine (not the subject: the chat controller's state is): refuses every turn the way
+    the engine refuses a turn past the conversation limit."""
+
+    def turn(self, *args: Any, **kwargs: Any) -> Any:
+        from core.errors import InputError
+
+        raise InputError("this conversation reached its limit of 50 turns; please start a new conversation")
+
+
+def test_defect_13_refused_turns_past_the_limit_do_not_grow_the_chat_state(tmp_path: Path) -> None:
+    import ui  # noqa: F401  (gradio analytics off)
+    from ui.chat_view import ChatConfig, ChatController, ChatState
+
+    chat = ChatController(LimitedEngine(), ChatConfig(None, (tmp_path,)))  # type: ignore[arg-type]
+    state = ChatState(messages=[{"role": "user", "content": f"q{i}"} for i in range(100)])
+    sizes = []
+    for turn in range(10):
+        steps = list(chat.respond({"text": f"turn {turn}", "files": []}, state))
+        assert steps[-1][3] == {
+            "error": "this conversation reached its limit of 50 turns; please start a new conversation"
+        }
+        sizes.append(len(state.messages))
+    assert sizes == [101] * 10

@@ -159,7 +159,10 @@ def build_app(
 
     chat = build_chat_blocks(engine, ChatConfig(kb, roots, options.notices), concurrency=options.concurrency)
     chat.queue(max_size=options.queue_size, default_concurrency_limit=options.concurrency)
-    gr.mount_gradio_app(app, chat, path="/", show_error=False, **common)
+    # show_error: the handlers turn their own failures into customer-worded replies, so what reaches
+    # Gradio is its own input checks (a file the client never uploaded, a wrong type), whose reason
+    # an API client needs.
+    gr.mount_gradio_app(app, chat, path="/", show_error=True, **common)
     for blocks in (*mounted, chat):
         _enforce_file_checks(blocks)
     return app

@@ -139,8 +139,10 @@ class ChatController:
             state.add([render.error_message(str(exc))])
             yield state.snapshot(), None, state, {"error": str(exc)}, self.banner(state)
             return
+        mark = len(state.messages)
         state.add(render.user_message(text, [p for p in (image, audio) if p is not None]))
         yield state.snapshot(), None, state, {}, self.banner(state)
+        streamed = False
         try:
             stream = self.engine.turn(
                 session_id,
@@ -153,6 +155,7 @@ class ChatController:
             draft = {"role": "assistant", "content": "…"}
             state.messages.append(draft)
             for so_far in stream:
+                streamed = True
                 draft["content"] = so_far
                 yield state.snapshot(), None, state, {}, self.banner(state)
             state.messages.pop()
@@ -163,7 +166,11 @@ class ChatController:
             reason = str(exc) if isinstance(exc, SupportbotError) else UNEXPECTED
             if not isinstance(exc, SupportbotError):
                 log.exception("chat turn failed in session %s", session_id)
-            state.add([render.error_message(reason)])
+            if not streamed:  # refused before it began (turn limit, unreadable input): not kept
+                del state.messages[mark:]
+            refusal = render.error_message(reason)
+            if not state.messages or state.messages[-1] != refusal:  # a repeated refusal is shown once
+                state.add([refusal])
             yield state.snapshot(), None, state, {"error": reason}, self.banner(state)
             return
         trace = result.trace

@@ -124,6 +124,7 @@ def test_a_client_cannot_attach_server_files(served: Served) -> None:
         }
         result = _raw_chat(served.url, [forged])
         assert result["success"] is False
+        assert isinstance(result.get("output", {}).get("error"), str) and result["output"]["error"]
         assert "secret.png" not in json.dumps(result.get("output", {})).replace(str(secret), "")
     assert len(served.engine.traces.turns(TurnFilter(limit=10_000))) == before
 
