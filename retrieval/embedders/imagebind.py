@@ -173,6 +173,24 @@ def build_imagebind(
     return shell
 
 
+def assign_weights(arch: ImageBindArch, state: Any, source: str) -> torch.nn.Module:
+    """The network of `arch` holding exactly the tensors of `state` (strict: every name, every shape).
+
+    The parameters are built on the meta device (no time or memory spent on a random init the weights
+    replace) and `state`'s tensors are assigned in place; a missing, extra or mis-shaped tensor is a
+    `ConfigError` naming `source`.
+    """
+    model = build_imagebind(arch, empty=True)
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(
+            f"{source} does not hold the weights of this ImageBind architecture ({str(exc)[:300]}); "
+            "check the file or the checkpoint name"
+        ) from exc
+    return model
+
+
 def load_tokenizer() -> Callable[[str], torch.Tensor]:
     """ImageBind's SimpleTokenizer (77 tokens) with the BPE vocabulary shipped in the package."""
     import_imagebind_model()
@@ -286,16 +304,7 @@ class ImageBindEmbedder:
             ) from exc
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
             state = state["model"]
-        # Parameters on the meta device: no time or memory spent on a random init the weights replace.
-        model = build_imagebind(self._arch, empty=True)
-        try:
-            model.load_state_dict(state, strict=True, assign=True)
-        except (RuntimeError, TypeError) as exc:
-            raise ConfigError(
-                f"{path} does not hold the weights of this ImageBind architecture ({str(exc)[:300]}); "
-                "check the file or the checkpoint name"
-            ) from exc
-        return model
+        return assign_weights(self._arch, state, str(path))
 
     def _ready(self) -> tuple[torch.nn.Module, torch.device, torch.dtype]:
         self.load()
