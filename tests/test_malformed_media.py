@@ -273,7 +273,7 @@ def test_input_reader_refuses_with_an_input_error(case: Bad, tmp_path: Path) -> 
 
 
 def test_nan_samples_are_sanitised_not_passed_on(tmp_path: Path) -> None:
-    """A float WAV full of NaN/inf is not an error: it decodes to finite samples (silence: they carry no sound)."""
+    """A float WAV full of NaN/inf is not an error: it decodes to silence (they carry no sound)."""
     samples = np.full(8000, np.nan, dtype=np.float32)
     samples[::4] = np.inf
     samples[1::4] = -np.inf
