@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from app.terminal import chat_loop
 from chatbot.engine import ChatEngine, TurnResult
 from core.config import Settings
 from core.errors import InputError
-from knowledge_graph.context import TurnInput
 from knowledge_graph.factory import load_graph
 from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
 from retrieval.evaluation import evaluate as run_eval
@@ -149,28 +147,19 @@ def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, t
 
 
 def replay_case(engine: ChatEngine, case: EvalCase, *, with_history: bool = True) -> TurnResult:
-    """One eval case as a fresh conversation: its history turns (unless `with_history` is False, for
-    last-message-only baselines), then the scored turn, whose result is returned."""
-    session = f"eval-{case.id}-{uuid.uuid4().hex[:8]}"
-    for turn in case.history if with_history else ():
-        if turn.role == "user":
-            engine.turn(session, turn.text, image=turn.image, audio=turn.audio).finish()
-        elif turn.text:  # the scripted agent's words are part of the conversation too
-            engine.sessions.get(session).context.observe(TurnInput(turn.text, role="assistant"))
-    result = engine.turn(session, case.text, image=case.image, audio=case.audio).finish()
-    engine.sessions.end(session)
-    return result
+    """One eval case as a fresh conversation (see `ChatEngine.replay`)."""
+    return engine.replay(case, with_history=with_history)
 
 
 def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
     """One eval case scored: the ranked documents and, when answers were generated, the verdict."""
     result = replay_case(engine, case)
-    retrieval = result.trace["retrieval"]
-    generated = engine.generator is not None
+    retrieval = result.trace.retrieval
+    generated = engine.status().generator is not None
     return CaseOutcome(
-        ranked=tuple(h["doc_id"] for h in retrieval["hits"]),
-        dense=retrieval["dense"],
-        notes=tuple(retrieval["notes"]) + (() if generated else (NO_GENERATOR_NOTE,)),
+        ranked=tuple(h.doc_id for h in retrieval.hits),
+        dense=retrieval.dense,
+        notes=retrieval.notes + (() if generated else (NO_GENERATOR_NOTE,)),
         abstained=result.abstained if generated else None,
         cited=tuple(c.doc_id for c in result.citations),
         answer=result.text,

@@ -88,6 +88,16 @@ class Runtime:
     _reader: InputReader | None = field(default=None, init=False, repr=False)
     _graph: ContextGraph | None = field(default=None, init=False, repr=False)
     _engine: ChatEngine | None = field(default=None, init=False, repr=False)
+    _traces: TraceStore | None = field(default=None, init=False, repr=False)
+
+    @property
+    def traces(self) -> TraceStore:
+        """The trace store of this run: one for the runtime's lifetime, shared by every engine it
+        builds and by the staff console; closed with the runtime."""
+        if self._traces is None:
+            self._traces = TraceStore(self.settings.traces_path)
+            self._traces.open()
+        return self._traces
 
     def graph(self) -> ContextGraph:
         """The knowledge graph of the ingested KB (`<data_dir>/graph.json`; empty before any ingest)."""
@@ -148,16 +158,16 @@ class Runtime:
                 self._decide(reduced.ANSWERS)
                 generator = make_generator(self.settings)
                 generator.load()
-            s = self.settings
-            if self._engine is not None:
-                self._engine.traces.close()  # replaced by an engine with another generator or options
-            traces = TraceStore(s.traces_path)
-            traces.open()
-            options = engine_options(s, options)
+            options = engine_options(self.settings, options)
             self._engine = ChatEngine(
-                self.input_reader(), self.retriever(), self.graph(), generator, traces, options
+                self.input_reader(),
+                self.retriever(),
+                self.graph(),
+                generator,
+                self.traces,
+                options,
+                models=tuple(self.choices.values()),
             )
-            self._engine.models = tuple(self.choices.values())
         return self._engine
 
     def ingest(
@@ -220,8 +230,8 @@ class Runtime:
         return problems
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.traces.close()
+        if self._traces is not None:
+            self._traces.close()
         self.store.close()
 
     def __enter__(self) -> Runtime:

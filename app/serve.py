@@ -64,8 +64,9 @@ def open_engine(runtime: Runtime) -> tuple[ChatEngine, list[str]]:
     answers = runtime.choices[reduced.ANSWERS]
     if answers.used == reduced.COMPOSER:
         notices.append(GENERATOR_FALLBACK if answers.reduced else EXTRACTIVE_CHOSEN)
-    if engine.retriever.dense_note:
-        notices.append(engine.retriever.dense_note)
+    dense_note = engine.status().dense_note
+    if dense_note:
+        notices.append(dense_note)
     return engine, notices
 
 
@@ -222,7 +223,9 @@ def serve(
         options = AppOptions(
             kb_dir=kb_dir, staff=staff, queue_size=queue_size, concurrency=concurrency, notices=tuple(notices)
         )
-        server = AppServer(build_app(engine, settings, options, host=host, port=port), host, port)
+        server = AppServer(
+            build_app(engine, settings, options, host=host, port=port, traces=runtime.traces), host, port
+        )
         print(f"customer chat:  http://{host}:{port}/")
         print(
             f"staff console:  http://{host}:{port}{STAFF_PATH}/ (login as {staff.user})"

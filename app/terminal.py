@@ -39,13 +39,13 @@ def _print_result(result: TurnResult, out: TextIO) -> None:
     for c in result.citations:
         out.write(f"  [{c.number}] {c.doc_id} ({c.modality}) {c.title}\n")
     trace = result.trace
-    retrieval = trace["retrieval"]
-    resolved = trace["context"]["resolved_query"]
+    retrieval = trace.retrieval
+    resolved = trace.context.resolved_query
     summary = (
-        f"  trace #{result.turn_id}: resolved query {resolved!r}; sources {', '.join(retrieval['sources'])}"
+        f"  trace #{result.turn_id}: resolved query {resolved!r}; sources {', '.join(retrieval.sources)}"
     )
-    out.write(summary + ("" if retrieval["dense"] else " (dense retrieval OFF)") + "\n")
-    for note in trace["inputs"]["notes"] + retrieval["notes"]:
+    out.write(summary + ("" if retrieval.dense else " (dense retrieval OFF)") + "\n")
+    for note in trace.inputs.notes + retrieval.notes:
         out.write(f"  note: {note}\n")
 
 
@@ -69,7 +69,7 @@ def chat_loop(engine: ChatEngine, lines: TextIO | None = None, out: TextIO | Non
         if line in ("/quit", "/exit"):
             return 0
         if line == "/trace":
-            out.write(json.dumps(last.trace if last else {}, indent=2, default=str) + "\n")
+            out.write(json.dumps(last.trace.to_dict() if last else {}, indent=2, default=str) + "\n")
             continue
         if line == "/human":
             out.write("bot> " + engine.request_human(session_id, last.turn_id if last else None) + "\n")

@@ -79,11 +79,7 @@ def observe(engine: ChatEngine, case: EvalCase) -> Observation:
     result = replay_case(engine, case)
     trace = result.trace
     return Observation(
-        case.id,
-        bool(case.answerable),
-        float(trace["retrieval"]["confidence"]),
-        result.abstained,
-        str(trace["answer"]["reason"]),
+        case.id, bool(case.answerable), trace.retrieval.confidence, result.abstained, trace.answer.reason
     )
 
 
@@ -150,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             report = runtime.ingest(args.kb, progress=False)
             ingest_s = time.perf_counter() - started
             engine = runtime.engine(generator=ComposerGenerator(), options=EngineOptions(policy=policy))
-            dense = engine.retriever.embedder is not None
+            dense = engine.status().dense
             started = time.perf_counter()
             observations = [observe(engine, case) for case in cases]
             run_s = time.perf_counter() - started

@@ -27,6 +27,7 @@ from typing import Any
 from app.commands import replay_case, run_case
 from app.runtime import open_runtime
 from chatbot.engine import ChatEngine
+from chatbot.turn_trace import TurnTrace
 from core.config import Settings
 from retrieval.evaluation import EvalCase, Metrics, load_cases, score
 
@@ -35,11 +36,10 @@ DEFAULT_KB = REPO / "data" / "kb"
 DEFAULT_QUERIES = REPO / "data" / "eval" / "conversations.jsonl"
 
 
-def last_message(engine: ChatEngine, case: EvalCase) -> tuple[tuple[str, ...], dict[str, Any]]:
+def last_message(engine: ChatEngine, case: EvalCase) -> tuple[tuple[str, ...], TurnTrace]:
     """The final turn alone, in a fresh session: the ranked doc_ids and the turn's trace."""
     result = replay_case(engine, case, with_history=False)
-    hits = result.trace["retrieval"]["hits"]
-    return tuple(dict.fromkeys(h["doc_id"] for h in hits)), result.trace
+    return tuple(result.trace.retrieval.doc_ids()), result.trace
 
 
 def _rank(ranked: tuple[str, ...], expected: tuple[str, ...]) -> int | None:
@@ -73,7 +73,7 @@ def run(kb: Path, queries: Path, *, show_cases: bool) -> dict[str, Any]:
                         "last_message": list(alone),
                         "rank_context": _rank(with_context, case.expected),
                         "rank_last_message": _rank(alone, case.expected),
-                        "last_message_query": trace["context"]["resolved_query"],
+                        "last_message_query": trace.context.resolved_query,
                     }
                 )
     expected = [tuple(r["expected"]) for r in rows]

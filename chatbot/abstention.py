@@ -23,7 +23,6 @@ from core import textnorm
 from core.errors import ConfigError
 from core.types import Hit
 from retrieval.fusion import SHARED_SOURCES
-from retrieval.ocr.fields import search_text
 from retrieval.understand import LOW_ASR_CONFIDENCE, LOW_OCR_CONFIDENCE, Understanding
 
 # Words customers wrap around a question; they carry no topic (stemmed like every other term).
@@ -98,7 +97,7 @@ def question_text(understanding: Understanding, resolved_text: str) -> str:
         f = understanding.ocr.fields
         parts += [*f.error_codes, *f.products]
         if not any(textnorm.tokens(p) for p in parts):
-            parts = [search_text(understanding.ocr)]
+            parts = [understanding.screen_text]
     return " ".join(p for p in parts if p.strip())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from chatbot.answers.compose import plan_evidence
 from chatbot.answers.plan import AnswerPlan, Branch, BranchOption, Planner, PlanRequest, passages_from_hits
@@ -20,6 +20,7 @@ from chatbot.answers.sections import parse_blocks, plain_text, split_sentences
 from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.generators.protocol import Evidence
 from chatbot.sessions import Session
+from chatbot.turn_trace import Citation
 from core.types import Hit
 from knowledge_graph.entities import Entity
 from knowledge_graph.protocol import ContextGraph
@@ -44,26 +45,6 @@ class PendingReply:
     kind: Literal["accept", "decline", "choice", "none"]
     option: BranchOption | None = None
     branch: Branch | None = None
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A cited source: its number, where it is from, a snippet ending on a word, the whole cited section
-    and the sentences of it the answer quotes (highlighted in the source preview)."""
-
-    number: int
-    doc_id: str
-    title: str
-    modality: str
-    snippet: str
-    source: str
-    section: str = ""
-    quoted: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["quoted"] = list(self.quoted)
-        return out
 
 
 def word_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -11,12 +11,13 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatbot.turn_trace import HandoffPacket, TurnTrace
 from core.errors import InputError, StoreError
 from core.sanitise import clean_text
 
@@ -53,7 +54,7 @@ class TurnRow:
     handoff: bool
     feedback: int | None
     feedback_comment: str | None
-    trace: dict[str, Any]
+    trace: TurnTrace
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,12 @@ class TraceStore:
         self.path = str(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def open(self) -> None:
+        """Opens (creating) the database; after `close` the store stays closed."""
+        if self._closed:
+            raise StoreError(f"the trace database {self.path} was closed; open a new TraceStore")
         if self._conn is not None:
             return
         if self.path != ":memory:":
@@ -89,6 +94,7 @@ class TraceStore:
         self._conn = conn
 
     def close(self) -> None:
+        self._closed = True
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -104,23 +110,22 @@ class TraceStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"trace database {self.path}: {exc}") from exc
 
-    def record(self, trace: Mapping[str, Any]) -> int:
+    def record(self, trace: TurnTrace) -> int:
         """Stores one turn's trace; returns its turn id. Text is cleaned first (a lone surrogate or a
         NUL typed by a client cannot make the row unstorable)."""
-        answer = trace.get("answer", {})
         with self._db() as db:
             cur = db.execute(
                 "INSERT INTO turns (session_id, turn_index, created_at, question, answer, abstained, handoff,"
                 " payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    clean_text(str(trace["session_id"])),
-                    int(trace.get("turn_index", 0)),
-                    float(trace.get("created_at", time.time())),
-                    clean_text(str(trace.get("inputs", {}).get("text", ""))),
-                    clean_text(str(answer.get("text", ""))),
-                    int(bool(answer.get("abstained"))),
-                    int(trace.get("handoff") is not None),
-                    clean_text(json.dumps(trace, ensure_ascii=False, default=str)),
+                    clean_text(trace.session_id),
+                    trace.turn_index,
+                    trace.created_at or time.time(),
+                    clean_text(trace.inputs.text),
+                    clean_text(trace.answer.text),
+                    int(trace.answer.abstained),
+                    int(trace.handoff is not None),
+                    _payload(trace),
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -136,16 +141,15 @@ class TraceStore:
             if cur.rowcount == 0:
                 raise InputError(f"no turn {turn_id} in this conversation")
 
-    def set_handoff(self, turn_id: int, session_id: str, packet: Mapping[str, Any]) -> None:
+    def set_handoff(self, turn_id: int, session_id: str, packet: HandoffPacket) -> None:
         """Attaches a handoff packet to a turn (the customer asked for a human)."""
         row = self.get(turn_id, session_id=session_id)
         if row is None:
             raise InputError(f"no turn {turn_id} in this conversation")
-        trace = {**row.trace, "handoff": dict(packet)}
         with self._db() as db:
             db.execute(
                 "UPDATE turns SET handoff = 1, payload = ? WHERE id = ? AND session_id = ?",
-                (clean_text(json.dumps(trace, ensure_ascii=False, default=str)), turn_id, session_id),
+                (_payload(row.trace.with_handoff(packet)), turn_id, session_id),
             )
 
     def get(self, turn_id: int, *, session_id: str | None = None) -> TurnRow | None:
@@ -208,6 +212,10 @@ class TraceStore:
         ]
 
 
+def _payload(trace: TurnTrace) -> str:
+    return clean_text(json.dumps(trace.to_dict(), ensure_ascii=False, default=str))
+
+
 def _row(row: tuple[Any, ...]) -> TurnRow:
     return TurnRow(
         id=row[0],
@@ -220,17 +228,18 @@ def _row(row: tuple[Any, ...]) -> TurnRow:
         handoff=bool(row[7]),
         feedback=row[8],
         feedback_comment=row[9],
-        trace=json.loads(row[10]),
+        trace=TurnTrace.from_dict(json.loads(row[10])),
     )
 
 
-def _turn_input(trace: Mapping[str, Any], fallback: str) -> dict[str, Any]:
+def _turn_input(trace: TurnTrace) -> dict[str, Any]:
     """A turn's inputs as an eval turn: typed text plus uploaded media by the names the customer gave."""
-    inputs = trace.get("inputs", {})
-    out: dict[str, Any] = {"text": inputs.get("typed_text", fallback)}
-    for key in ("image", "audio"):
-        if inputs.get(f"{key}_name"):
-            out[key] = inputs[f"{key}_name"]
+    inputs = trace.inputs
+    out: dict[str, Any] = {"text": inputs.typed_text}
+    if inputs.image_name:
+        out["image"] = inputs.image_name
+    if inputs.audio_name:
+        out["audio"] = inputs.audio_name
     return out
 
 
@@ -240,14 +249,13 @@ def eval_case(row: TurnRow, history: list[TurnRow], expected: list[str] | None =
     `expected` defaults to the documents the bot cited (staff should correct it when those were wrong);
     media inputs are referenced by the names the customer uploaded.
     """
-    cited = [c["doc_id"] for c in row.trace.get("answer", {}).get("citations", [])]
     case: dict[str, Any] = {
         "id": f"turn-{row.id}",
-        **_turn_input(row.trace, row.question),
-        "expected": expected if expected is not None else list(dict.fromkeys(cited)),
+        **_turn_input(row.trace),
+        "expected": expected if expected is not None else row.trace.answer.cited_doc_ids(),
         "answerable": not row.abstained,
     }
     earlier = [h for h in history if h.turn_index < row.turn_index]
     if earlier:
-        case["history"] = [_turn_input(h.trace, h.question) for h in earlier]
+        case["history"] = [_turn_input(h.trace) for h in earlier]
     return case

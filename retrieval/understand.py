@@ -49,6 +49,11 @@ class Understanding:
     image_name: str | None = None
     audio_name: str | None = None
     sound: str | None = None  # the tone pattern of a voice note without speech ("three short beeps")
+    screen_text: str = ""  # the screenshot's searchable text (`ocr.fields.search_text`), derived once
+
+    def __post_init__(self) -> None:
+        if self.ocr is not None and not self.screen_text:
+            object.__setattr__(self, "screen_text", search_text(self.ocr))
 
     @property
     def asr_confidence(self) -> float | None:
@@ -138,12 +143,14 @@ class InputReader:
         transcript: Transcript | None = None
         picture = wave = None
         sound: str | None = None
+        screen_text = ""
         if image is not None:
             picture = load_image(image, self.limits, name=image_name)
             ocr_result = self._ocr(picture, notes, timings)
+            screen_text = search_text(ocr_result) if ocr_result is not None else ""
             if ocr_result is not None and not ocr_result.empty:
                 f = ocr_result.fields
-                extra.append(search_text(ocr_result))
+                extra.append(screen_text)
                 extra.extend(f.error_codes + f.versions + f.products)
         if audio is not None:
             wave = load_audio(audio, self.limits, name=audio_name)
@@ -169,6 +176,7 @@ class InputReader:
             image_name or (image.name if isinstance(image, Path) else None),
             audio_name or (audio.name if isinstance(audio, Path) else None),
             sound,
+            screen_text,
         )
 
     def _ocr(self, picture: Any, notes: list[str], timings: dict[str, float]) -> OcrResult | None:

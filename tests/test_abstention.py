@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.runtime import open_runtime
+from app.runtime import Runtime, open_runtime
 from chatbot.abstention import AbstentionPolicy, coverage, judge, query_terms, topic_terms
 from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.engine import HANDOFF_MESSAGE, ChatEngine
@@ -75,12 +75,17 @@ class NoTextOcr:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory, sample_kb: Path) -> Iterator[ChatEngine]:
+def runtime(tmp_path_factory: pytest.TempPathFactory, sample_kb: Path) -> Iterator[Runtime]:
     root = tmp_path_factory.mktemp("abstention")
     settings = Settings(data_dir=root / "data", allow_missing_models=True, generator="extractive")
     with open_runtime(settings, load_models=False, ocr=NoTextOcr()) as runtime:
         runtime.ingest(sample_kb, progress=False)
-        yield runtime.engine(generator=ComposerGenerator())
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def engine(runtime: Runtime) -> ChatEngine:
+    return runtime.engine(generator=ComposerGenerator())
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +98,21 @@ def sample_kb() -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", OUT_OF_SCOPE)
-def test_out_of_scope_questions_abstain_and_offer_a_human(engine: ChatEngine, question: str) -> None:
+def test_out_of_scope_questions_abstain_and_offer_a_human(
+    runtime: Runtime, engine: ChatEngine, question: str
+) -> None:
     session = f"oos-{question}"
     result = engine.turn(session, question).finish()
-    assert result.abstained and not result.handoff, (question, result.trace["retrieval"]["confidence"])
+    assert result.abstained and not result.handoff, (question, result.trace.retrieval.confidence)
     assert "outside what I can help with" in result.text and result.citations == ()
-    assert result.options == OFFER_BUTTONS and result.trace["handoff"] is None, "the offer waits for a yes"
+    assert result.options == OFFER_BUTTONS and result.trace.handoff is None, "the offer waits for a yes"
     accepted = engine.turn(session, "yes").finish()
     assert accepted.handoff and accepted.text == HANDOFF_MESSAGE
-    packet = accepted.trace["handoff"]
+    packet = accepted.trace.handoff
     assert (
-        packet is not None
-        and packet["reasons"][0] == f"the bot could not answer: {result.trace['answer']['reason']}"
+        packet is not None and packet.reasons[0] == f"the bot could not answer: {result.trace.answer.reason}"
     )
-    stored = engine.traces.get(accepted.turn_id, session_id=session)
+    stored = runtime.traces.get(accepted.turn_id, session_id=session)
     assert stored is not None and stored.handoff
 
 
@@ -120,9 +126,9 @@ def test_known_miss_one_off_topic_word_among_in_domain_ones(engine: ChatEngine) 
 @pytest.mark.parametrize("question", IN_SCOPE)
 def test_in_scope_questions_are_answered_with_citations(engine: ChatEngine, question: str) -> None:
     result = engine.turn(f"in-{question}", question).finish()
-    assert not result.abstained, (question, result.trace["answer"]["reason"])
-    assert result.citations and result.trace["handoff"] is None
-    assert result.trace["retrieval"]["confidence"] >= AbstentionPolicy().min_coverage
+    assert not result.abstained, (question, result.trace.answer.reason)
+    assert result.citations and result.trace.handoff is None
+    assert result.trace.retrieval.confidence >= AbstentionPolicy().min_coverage
 
 
 # --- judge() on hand-made readings and hits ---------------------------------------------------------

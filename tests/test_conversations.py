@@ -16,13 +16,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
 from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
+from chatbot.turn_trace import Substitution, TurnTrace
 from core.config import Settings
 from retrieval.ocr.protocol import OcrResult, ScreenshotFields, ScreenshotReader
 from retrieval.ocr.rapidocr import RapidOcrReader
@@ -247,15 +247,15 @@ def _speak(text: str, folder: Path) -> Path:
     return out
 
 
-def _ranked(trace: dict[str, Any]) -> list[str]:
-    return list(dict.fromkeys(h["doc_id"] for h in trace["retrieval"]["hits"]))
+def _ranked(trace: TurnTrace) -> list[str]:
+    return list(dict.fromkeys(h.doc_id for h in trace.retrieval.hits))
 
 
 def _rank(ranked: list[str], expected: tuple[str, ...]) -> int | None:
     return next((i for i, d in enumerate(ranked, start=1) if d in expected), None)
 
 
-def _converse(engine: ChatEngine, case: Case, voice_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _converse(engine: ChatEngine, case: Case, voice_dir: Path) -> tuple[list[TurnTrace], TurnTrace]:
     """Runs the history then the follow-up in one session; returns the history traces and the last."""
     session = f"test-{case.id}-{uuid.uuid4().hex[:6]}"
     traces = []
@@ -264,14 +264,14 @@ def _converse(engine: ChatEngine, case: Case, voice_dir: Path) -> tuple[list[dic
         image = REPO / turn.image if turn.image else None
         traces.append(engine.turn(session, turn.text, image=image, audio=audio).finish().trace)
     last = engine.turn(session, case.question).finish().trace
-    engine.sessions.end(session)
+    engine.end_session(session)
     return traces, last
 
 
-def _alone(engine: ChatEngine, case: Case) -> dict[str, Any]:
+def _alone(engine: ChatEngine, case: Case) -> TurnTrace:
     session = f"alone-{case.id}-{uuid.uuid4().hex[:6]}"
     trace = engine.turn(session, case.question).finish().trace
-    engine.sessions.end(session)
+    engine.end_session(session)
     return trace
 
 
@@ -280,11 +280,11 @@ def test_follow_up_retrieves_the_right_document(engine: ChatEngine, voice_dir: P
     history, last = _converse(engine, case, voice_dir)
     ranked = _ranked(last)
     rank = _rank(ranked, case.expected)
-    context = last["context"]
-    heard = [h["inputs"]["transcript"]["text"] for h in history if h["inputs"].get("transcript")]
+    context = last.context
+    heard = [h.inputs.transcript.text for h in history if h.inputs.transcript is not None]
     assert rank is not None and rank <= case.within, (
         f"{case.id}: expected one of {case.expected} within rank {case.within}, got rank {rank}: "
-        f"{ranked[:5]}; resolved {context['resolved_query']!r}; voice notes heard as {heard}"
+        f"{ranked[:5]}; resolved {context.resolved_query!r}; voice notes heard as {heard}"
     )
     if case.id in BEATS:
         alone = _ranked(_alone(engine, case))
@@ -302,27 +302,29 @@ def test_follow_up_trace_explains_the_context(engine: ChatEngine, voice_dir: Pat
     case = next(c for c in CASES if c.id == "photo-e42-fix-this")
     history, last = _converse(engine, case, voice_dir)
     first = history[0]
-    assert "error_code:E-42" in first["context"]["linked_entities"]  # read off the screenshot
-    assert first["inputs"]["ocr"]["text"]
-    context = last["context"]
-    active = {e["id"]: e for e in context["active_entities"]}
-    assert "error_code:E-42" in active and active["error_code:E-42"]["weight"] > 0
-    assert context["resolved_query"] == "how do I fix this? E-42"
-    assert {"surface": "this", "entity": "error_code:E-42"} in context["substituted"]
-    paths = last["retrieval"]["graph_paths"]
-    assert paths and paths[0]["doc_id"] == "troubleshooting/e42-mesh-link-lost.md"
-    assert paths[0]["reason"].startswith("error_code:E-42") and paths[0]["reason"].endswith(
+    assert "error_code:E-42" in first.context.linked_entities  # read off the screenshot
+    assert first.inputs.ocr is not None and first.inputs.ocr.text
+    context = last.context
+    active = {e.id: e for e in context.active_entities}
+    assert "error_code:E-42" in active and active["error_code:E-42"].weight > 0
+    assert context.resolved_query == "how do I fix this? E-42"
+    assert Substitution("this", "error_code:E-42") in context.substituted
+    paths = last.retrieval.graph_paths
+    assert paths and paths[0].doc_id == "troubleshooting/e42-mesh-link-lost.md"
+    assert paths[0].reason.startswith("error_code:E-42") and paths[0].reason.endswith(
         "doc:troubleshooting/e42-mesh-link-lost.md"
     )
-    assert "graph" in last["retrieval"]["sources"]
-    top = last["retrieval"]["hits"][0]
-    assert top["doc_id"] == "troubleshooting/e42-mesh-link-lost.md" and "graph" in top["sources"]
+    assert "graph" in last.retrieval.sources
+    top = last.retrieval.hits[0]
+    assert top.doc_id == "troubleshooting/e42-mesh-link-lost.md" and "graph" in top.sources
 
 
 def test_voice_note_transcript_feeds_the_context(engine: ChatEngine, voice_dir: Path) -> None:
     case = next(c for c in CASES if c.id == "voice-e35-fix-it")
     history, last = _converse(engine, case, voice_dir)
-    heard = history[0]["inputs"]["transcript"]["text"].casefold()
+    transcript = history[0].inputs.transcript
+    assert transcript is not None
+    heard = transcript.text.casefold()
     assert "35" in heard or "thirty-five" in heard, heard
-    assert "error_code:E-35" in history[0]["context"]["linked_entities"]
-    assert "E-35" in last["context"]["resolved_query"]
+    assert "error_code:E-35" in history[0].context.linked_entities
+    assert "E-35" in last.context.resolved_query

@@ -13,7 +13,9 @@ from PIL import Image
 
 from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
+from chatbot.generators.factory import make_generator
 from chatbot.traces import TraceStore, TurnFilter
+from chatbot.turn_trace import TurnTrace
 from core.config import Limits, Settings
 from core.errors import StoreError
 from core.sanitise import clean_text
@@ -63,10 +65,10 @@ def test_defect_2_clean_text_replaces_lone_surrogates_and_controls() -> None:
 def test_defect_2_the_trace_store_records_a_turn_with_a_surrogate(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "traces.sqlite")
     trace = {"session_id": "s\ud800", "inputs": {"text": SURROGATE_TEXT}, "answer": {"text": "ok \udfff"}}
-    turn_id = store.record(trace)
+    turn_id = store.record(TurnTrace.from_dict(trace))
     row = store.get(turn_id)
     assert row is not None and row.question == "reset \ufffd my X200 router"
-    assert row.trace["inputs"]["text"] == "reset \ufffd my X200 router"
+    assert row.trace.inputs.text == "reset \ufffd my X200 router"
     store.close()
 
 
@@ -85,8 +87,10 @@ class FailingTraces(TraceStore):
 @pytest.mark.slow
 def test_defect_2_turns_go_on_when_recording_fails_and_after_a_surrogate(runtime: Runtime) -> None:
     engine = runtime.engine()
+    generator = make_generator(runtime.settings)  # the configured one, as runtime.engine() loaded it
+    generator.load()
     failing = ChatEngine(
-        engine.reader, engine.retriever, engine.graph, engine.generator, FailingTraces(":memory:")
+        runtime.input_reader(), runtime.retriever(), runtime.graph(), generator, FailingTraces(":memory:")
     )
     result = failing.turn("sess-fail", "how do I reset my X200 router?").finish()
     assert result.turn_id == 0 and "reset" in result.text.lower()
@@ -95,7 +99,7 @@ def test_defect_2_turns_go_on_when_recording_fails_and_after_a_surrogate(runtime
     first = engine.turn("sess-surrogate", SURROGATE_TEXT).finish()
     second = engine.turn("sess-surrogate", "how long do refunds take?").finish()
     assert first.turn_id > 0 and second.turn_id > first.turn_id
-    rows = engine.traces.turns(TurnFilter(session_id="sess-surrogate"))
+    rows = runtime.traces.turns(TurnFilter(session_id="sess-surrogate"))
     assert [r.question for r in reversed(rows)] == [
         "reset \ufffd my X200 router",
         "how long do refunds take?",
@@ -338,10 +342,11 @@ def test_defect_9_staff_login_locks_out_a_guessing_client_and_user(
 
     clock = FakeClock()
     throttle = LoginThrottle(free_attempts=5, base_delay_s=2.0, clock=clock)
-    engine = types.SimpleNamespace(traces=TraceStore(":memory:"))  # fake: the console is only built
+    engine = types.SimpleNamespace()  # fake: the chat is only built, never asked
     settings = Settings(data_dir=tmp_path / "data", model_dir=tmp_path / "models")
     login = StaffLogin("ana", "right-password-1")
-    app = build_app(engine, settings, AppOptions(staff=login, login_throttle=throttle))  # type: ignore[arg-type]
+    options = AppOptions(staff=login, login_throttle=throttle)
+    app = build_app(engine, settings, options, traces=TraceStore(":memory:"))  # type: ignore[arg-type]
     client = TestClient(app)
 
     def attempt(password: str, user: str = "ana") -> int:

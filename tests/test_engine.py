@@ -76,19 +76,19 @@ def test_t5_streams_growing_text_then_replaces_an_ungrounded_answer(kit: Kit) ->
     assert len(texts) >= 3, texts
     drafts = texts[:-1]
     assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(drafts, drafts[1:], strict=False)), drafts
-    generation = result.trace["generation"]
-    assert generation["generator"] == "t5"
-    assert generation["output"] == drafts[-1], "the trace keeps the raw model output"
-    assert generation["grounded"] is False and generation["reason"]
+    generation = result.trace.generation
+    assert generation.generator == "t5"
+    assert generation.output == drafts[-1], "the trace keeps the raw model output"
+    assert generation.grounded is False and generation.reason
     # The random model's garbage is never the final word: the abstain/handoff message replaces it.
     assert texts[-1] == result.text and not result.text.startswith(drafts[-1])
     assert "person" in result.text and result.abstained and not result.handoff, (
         "a person is offered, not forced"
     )
-    assert result.options == OFFER_BUTTONS and result.trace["handoff"] is None
+    assert result.options == OFFER_BUTTONS and result.trace.handoff is None
     assert "grounded" not in result.text and "%" not in result.text, "no internal reason reaches the customer"
-    assert result.trace["answer"]["text"] == result.text
-    assert result.trace["retrieval"]["confidence"] >= 0.6, "retrieval was fine: the grounding check refused"
+    assert result.trace.answer.text == result.text
+    assert result.trace.retrieval.confidence >= 0.6, "retrieval was fine: the grounding check refused"
 
 
 def test_extractive_answer_cites_numbers_that_map_to_the_citations(kit: Kit) -> None:
@@ -96,38 +96,38 @@ def test_extractive_answer_cites_numbers_that_map_to_the_citations(kit: Kit) -> 
     assert not result.abstained and "(extractive" not in result.text
     numbers = [c.number for c in result.citations]
     assert numbers and all(f"[{n}]" in result.text for n in numbers)
-    hits = result.trace["retrieval"]["hits"]
+    hits = result.trace.retrieval.hits
     for citation in result.citations:
-        assert citation.doc_id in {h["doc_id"] for h in hits}
+        assert citation.doc_id in {h.doc_id for h in hits}
     assert result.citations[0].doc_id == "troubleshooting/e42.md"
-    assert result.trace["answer"]["citations"] == [c.to_dict() for c in result.citations]
+    assert result.trace.answer.citations == result.citations
 
 
 def test_trace_has_every_stage(kit: Kit) -> None:
     result = kit.extractive.turn("trace-1", "how do I reset the X200 router?").finish()
     trace = result.trace
-    assert trace["inputs"]["typed_text"] == "how do I reset the X200 router?"
-    assert trace["context"]["resolved_query"]
-    retrieval = trace["retrieval"]
-    assert retrieval["dense"] is False and "bm25" in retrieval["sources"]
-    assert any("dense retrieval OFF" in n for n in retrieval["notes"])
-    top = retrieval["hits"][0]
-    assert top["doc_id"] == "manuals/reset.md"
-    assert top["sources"]["bm25"]["rank"] == 1 and top["sources"]["bm25"]["score"] > 0
-    prompt = trace["generation"]["input"]
+    assert trace.inputs.typed_text == "how do I reset the X200 router?"
+    assert trace.context.resolved_query
+    retrieval = trace.retrieval
+    assert retrieval.dense is False and "bm25" in retrieval.sources
+    assert any("dense retrieval OFF" in n for n in retrieval.notes)
+    top = retrieval.hits[0]
+    assert top.doc_id == "manuals/reset.md"
+    assert top.sources["bm25"].rank == 1 and top.sources["bm25"].score > 0
+    prompt = trace.generation.input
     assert prompt.startswith(INSTRUCTION) and "question: how do I reset the X200 router?" in prompt
     assert "[1]" in prompt and "Hold the reset button for ten seconds" in prompt
-    assert trace["generation"]["output"] and trace["generation"]["grounded"] is True
-    assert trace["answer"]["citations"][0]["doc_id"] == "manuals/reset.md"
-    assert set(trace["timings_ms"]) >= {"understand", "context", "retrieve", "judge", "generate"}
-    assert all(v >= 0 for v in trace["timings_ms"].values())
-    stored = kit.extractive.traces.get(result.turn_id, session_id="trace-1")
-    assert stored is not None and stored.trace["generation"]["input"] == prompt
+    assert trace.generation.output and trace.generation.grounded is True
+    assert trace.answer.citations[0].doc_id == "manuals/reset.md"
+    assert set(trace.timings_ms) >= {"understand", "context", "retrieve", "judge", "generate"}
+    assert all(v >= 0 for v in trace.timings_ms.values())
+    stored = kit.runtime.traces.get(result.turn_id, session_id="trace-1")
+    assert stored is not None and stored.trace.generation.input == prompt
 
 
 def test_t5_prompt_in_the_trace_is_the_exact_model_input(kit: Kit) -> None:
     result = kit.t5.turn("t5-prompt", "how long do refunds take?").finish()
-    prompt = result.trace["generation"]["input"]
+    prompt = result.trace.generation.input
     assert "question: how long do refunds take?" in prompt and "Refunds are paid" in prompt
     tokens = kit.t5_generator._tokenizer(prompt)["input_ids"]
     assert len(tokens) <= kit.t5_generator.max_input_tokens
@@ -139,13 +139,13 @@ def test_request_human_attaches_a_packet_to_the_latest_turn(kit: Kit) -> None:
     second = engine.turn("human-1", "and how do I reset the X200?").finish()
     assert not second.handoff
     assert engine.request_human("human-1") == HANDOFF_MESSAGE
-    latest = engine.traces.get(second.turn_id, session_id="human-1")
+    latest = kit.runtime.traces.get(second.turn_id, session_id="human-1")
     assert latest is not None and latest.handoff
-    packet = latest.trace["handoff"]
-    assert packet["reason"] == "the customer asked for a human"
-    assert packet["customer_inputs"]["typed_text"] == "and how do I reset the X200?"
-    assert packet["top_evidence"] and packet["session_id"] == "human-1" and packet["turn_index"] == 2
-    earlier = engine.traces.get(first.turn_id, session_id="human-1")
+    packet = latest.trace.handoff
+    assert packet.reason == "the customer asked for a human"
+    assert packet.customer_inputs.typed_text == "and how do I reset the X200?"
+    assert packet.top_evidence and packet.session_id == "human-1" and packet.turn_index == 2
+    earlier = kit.runtime.traces.get(first.turn_id, session_id="human-1")
     assert earlier is not None and not earlier.handoff
 
 
@@ -153,17 +153,17 @@ def test_sessions_are_isolated(kit: Kit) -> None:
     engine = kit.extractive
     a = engine.turn("session-A", "how long do refunds take?").finish()
     b = engine.turn("session-B", E42_QUESTION).finish()
-    assert "refund" not in b.trace["generation"]["input"].lower(), "A's question is not in B's history"
-    b_ids = {row.id for row in engine.traces.turns_for_session("session-B")}
+    assert "refund" not in b.trace.generation.input.lower(), "A's question is not in B's history"
+    b_ids = {row.id for row in kit.runtime.traces.turns_for_session("session-B")}
     assert b.turn_id in b_ids and a.turn_id not in b_ids
-    assert engine.traces.get(a.turn_id, session_id="session-B") is None
-    assert engine.traces.get(a.turn_id, session_id="session-A") is not None
+    assert kit.runtime.traces.get(a.turn_id, session_id="session-B") is None
+    assert kit.runtime.traces.get(a.turn_id, session_id="session-A") is not None
     with pytest.raises(InputError, match="no turn"):
-        engine.traces.set_feedback(a.turn_id, "session-B", thumbs_up=False)
+        engine.feedback("session-B", a.turn_id, thumbs_up=False)
     engine.request_human("session-B", turn_id=a.turn_id)  # another session's turn id: not reachable
-    row_a = engine.traces.get(a.turn_id, session_id="session-A")
+    row_a = kit.runtime.traces.get(a.turn_id, session_id="session-A")
     assert row_a is not None and not row_a.handoff
-    row_b = engine.traces.get(b.turn_id, session_id="session-B")
+    row_b = kit.runtime.traces.get(b.turn_id, session_id="session-B")
     assert row_b is not None and row_b.handoff
 
 
@@ -171,8 +171,8 @@ def test_follow_up_keeps_history_in_the_prompt(kit: Kit) -> None:
     engine = kit.extractive
     engine.turn("history-1", "how do I reset the X200 router?").finish()
     second = engine.turn("history-1", "does a reset erase the wifi password?").finish()
-    assert "customer: how do I reset the X200 router?" in second.trace["generation"]["input"]
-    assert second.trace["turn_index"] == 2
+    assert "customer: how do I reset the X200 router?" in second.trace.generation.input
+    assert second.trace.turn_index == 2
 
 
 def test_max_turns_gives_a_clear_error(kit: Kit) -> None:
@@ -191,8 +191,8 @@ def test_an_empty_message_is_an_input_error(kit: Kit, text: str) -> None:
         kit.extractive.turn("empty", text)
 
 
-def _never_streamed(engine: ChatEngine, session: str) -> None:
-    assert not engine.traces.turns_for_session(session)
+def _never_streamed(kit: Kit, session: str) -> None:
+    assert not kit.runtime.traces.turns_for_session(session)
 
 
 def test_a_three_hour_voice_note_is_refused_before_streaming(kit: Kit, tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_a_three_hour_voice_note_is_refused_before_streaming(kit: Kit, tmp_path:
     sf.write(path, np.zeros(3 * 3600 * rate, dtype=np.int16), rate, subtype="PCM_16")
     with pytest.raises(InputError, match="longer than the 600-second limit"):
         kit.extractive.turn("long-audio", "listen to this", audio=path)
-    _never_streamed(kit.extractive, "long-audio")
+    _never_streamed(kit, "long-audio")
 
 
 def test_an_oversized_image_is_refused_before_streaming(kit: Kit, tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_an_oversized_image_is_refused_before_streaming(kit: Kit, tmp_path: Path
     Image.new("1", (8000, 6000)).save(path)  # 48 megapixels, a few kB on disk
     with pytest.raises(InputError, match="pixel"):
         kit.extractive.turn("big-image", "what is this", image=path)
-    _never_streamed(kit.extractive, "big-image")
+    _never_streamed(kit, "big-image")
 
 
 def test_a_stream_result_is_only_known_after_reading(kit: Kit) -> None:

@@ -86,8 +86,8 @@ def test_the_generator_never_sees_the_planted_text(runtime: tuple[Runtime, Inges
     rt, _ = runtime
     engine: ChatEngine = rt.engine(generator=ComposerGenerator())
     result = engine.turn("s1", "how do I factory reset my X200?").finish()
-    generation = result.trace["generation"]
-    assert "reset pin" in generation["input"]
-    assert "Ignore all previous instructions" not in generation["input"]
-    assert injection.REMOVED in generation["input"]
+    generation = result.trace.generation
+    assert "reset pin" in generation.input
+    assert "Ignore all previous instructions" not in generation.input
+    assert injection.REMOVED in generation.input
     assert "refund" not in result.text.lower()

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from chatbot.traces import TraceStore, TurnFilter, eval_case
-from core.errors import InputError
+from chatbot.turn_trace import TRACE_VERSION, HandoffPacket, TurnTrace
+from core.errors import InputError, StoreError
 from retrieval.evaluation import load_cases
 
 DAY = 86_400.0
@@ -27,7 +28,21 @@ def _trace(
     abstained: bool = False,
     handoff: dict[str, Any] | None = None,
     image: str | None = None,
+) -> TurnTrace:
+    return TurnTrace.from_dict(_stored(session, index, text, created, cited, abstained, handoff, image))
+
+
+def _stored(
+    session: str,
+    index: int,
+    text: str,
+    created: float,
+    cited: tuple[str, ...] = (),
+    abstained: bool = False,
+    handoff: dict[str, Any] | None = None,
+    image: str | None = None,
 ) -> dict[str, Any]:
+    """A trace as version 1 stored it (no version field, fewer keys than today)."""
     return {
         "session_id": session,
         "turn_index": index,
@@ -98,16 +113,16 @@ def test_feedback_and_handoff_are_scoped_by_session(store: TraceStore) -> None:
     with pytest.raises(InputError, match=f"no turn {mine} in this conversation"):
         store.set_feedback(mine, "someone-else", thumbs_up=False)
     with pytest.raises(InputError, match="no turn"):
-        store.set_handoff(mine, "someone-else", {"reason": "asked for a human"})
+        store.set_handoff(mine, "someone-else", HandoffPacket(reason="asked for a human"))
     assert store.get(mine, session_id="someone-else") is None
     row = store.get(mine)
     assert row is not None and row.feedback is None and not row.handoff
     assert store.turns_for_session("someone-else") == []
 
-    store.set_handoff(mine, "mine", {"reason": "the customer asked for a human"})
+    store.set_handoff(mine, "mine", HandoffPacket(reason="the customer asked for a human"))
     row = store.get(mine, session_id="mine")
     assert row is not None and row.handoff
-    assert row.trace["handoff"] == {"reason": "the customer asked for a human"}
+    assert row.trace.handoff == HandoffPacket(reason="the customer asked for a human")
     assert [r.id for r in store.turns(TurnFilter(handoffs=True))] == [mine]
 
 
@@ -179,3 +194,50 @@ def test_in_memory_store(tmp_path: Path) -> None:
     assert store.get(turn_id, session_id="m") is not None
     store.close()
     store.close()  # safe twice
+
+
+def test_a_closed_store_stays_closed(tmp_path: Path) -> None:
+    """Closing is final: a store that silently reopened would outlive the runtime that owns it."""
+    store = TraceStore(tmp_path / "traces.sqlite")
+    store.record(_trace("m", 1, "hi", created=T0))
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.record(_trace("m", 2, "again", created=T0))
+
+
+def test_a_version_one_trace_stored_before_typed_traces_still_opens(tmp_path: Path) -> None:
+    """A row written by the dict-based trace store (no version, no abstention) reads as a TurnTrace."""
+    path = tmp_path / "traces.sqlite"
+    old = _stored("s", 1, "bitcoin price?", T0, abstained=True, handoff={"reason": "out of scope"})
+    old["retrieval"] = {"hits": [{"doc_id": "faq.csv#row-1", "chunk_id": 0, "score": 0.01, "sources": {}}]}
+    old["retrieval"]["confidence"] = 0.12
+    store = TraceStore(path)
+    store.open()
+    with store._db() as db:  # the row as the old code wrote it, straight into SQLite
+        db.execute(
+            "INSERT INTO turns (session_id, turn_index, created_at, question, answer, abstained, handoff,"
+            " payload) VALUES ('s', 1, ?, 'bitcoin price?', 'no', 1, 1, ?)",
+            (T0, json.dumps(old)),
+        )
+    row = store.turns_for_session("s")[0]
+    trace = row.trace
+    assert trace.session_id == "s" and trace.inputs.typed_text == "bitcoin price?"
+    assert trace.retrieval.hits[0].doc_id == "faq.csv#row-1" and trace.retrieval.confidence == 0.12
+    assert trace.handoff is not None and trace.handoff.reason == "out of scope"
+    assert trace.abstention.abstain and trace.abstention.confidence == 0.12, "derived from version 1 keys"
+    assert trace.to_dict()["version"] == TRACE_VERSION
+    store.close()
+
+
+def test_trace_round_trip_is_stable_and_tolerant() -> None:
+    trace = _trace("s", 2, "reset?", created=T0, cited=("reset.md",), image="shot.png")
+    stored = trace.to_dict()
+    assert stored["version"] == TRACE_VERSION
+    assert TurnTrace.from_dict(stored) == trace
+    assert TurnTrace.from_dict(json.loads(json.dumps(stored))).to_dict() == stored, "JSON round trip"
+    newer = {**stored, "version": TRACE_VERSION + 1, "future_block": {"x": 1}}
+    newer["answer"] = {**stored["answer"], "future_field": [1, 2]}
+    assert TurnTrace.from_dict(newer) == trace, "unknown keys are ignored"
+    broken = {**stored, "turn_index": "not a number", "inputs": None}
+    opened = TurnTrace.from_dict(broken)
+    assert opened.turn_index == 0 and opened.inputs.typed_text == "", "unreadable keys keep their defaults"

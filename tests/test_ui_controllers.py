@@ -65,22 +65,24 @@ def test_respond_streams_a_cited_answer_and_maps_messages_to_the_turn(chat: Chat
     assert "n1" in banner.value and banner.visible
 
 
-def test_attachments_must_be_uploads_of_a_known_kind(chat: ChatController, tmp_path: Path) -> None:
+def test_attachments_must_be_uploads_of_a_known_kind(
+    runtime: Runtime, chat: ChatController, tmp_path: Path
+) -> None:
     outside = tmp_path / "elsewhere.png"
     outside.write_bytes(b"\x89PNG")
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     (uploads / "notes.txt").write_text("hi", encoding="utf-8")
-    before = len(chat.engine.traces.turns(TurnFilter(limit=10_000)))
+    before = len(runtime.traces.turns(TurnFilter(limit=10_000)))
     for path, reason in ((outside, "not uploaded"), (uploads / "notes.txt", "at most one image")):
         state = ChatState()
         steps = _run(chat, {"text": "hi", "files": [str(path)]}, state)
         assert len(steps) == 1 and reason in steps[0][3]["error"]
         assert steps[0][0][-1]["content"].startswith("⚠")
-    assert len(chat.engine.traces.turns(TurnFilter(limit=10_000))) == before
+    assert len(runtime.traces.turns(TurnFilter(limit=10_000))) == before
 
 
-def test_bot_handoff_and_i_want_a_human_show_the_same_message(chat: ChatController) -> None:
+def test_bot_handoff_and_i_want_a_human_show_the_same_message(runtime: Runtime, chat: ChatController) -> None:
     state = ChatState()
     *_, last = _run(chat, "what is the capital of France?", state)
     assert last[3]["handoff"] is True
@@ -88,13 +90,11 @@ def test_bot_handoff_and_i_want_a_human_show_the_same_message(chat: ChatControll
     _run(chat, "how do I return a product for a refund?", state)
     history, state = chat.human(state)
     assert history[-1] == render.handoff_message()
-    row = chat.engine.traces.get(state.last_turn_id or 0)
-    assert (
-        row is not None and row.handoff and row.trace["handoff"]["reason"] == "the customer asked for a human"
-    )
+    row = runtime.traces.get(state.last_turn_id or 0)
+    assert row is not None and row.handoff and row.trace.handoff.reason == "the customer asked for a human"
 
 
-def test_thumbs_and_comment_are_stored_with_the_rated_turn(chat: ChatController) -> None:
+def test_thumbs_and_comment_are_stored_with_the_rated_turn(runtime: Runtime, chat: ChatController) -> None:
     state = ChatState()
     *_, first = _run(chat, "my extender shows error E-42", state)
     *_, _second = _run(chat, "how do I return a product for a refund?", state)
@@ -102,11 +102,11 @@ def test_thumbs_and_comment_are_stored_with_the_rated_turn(chat: ChatController)
     index = next(i for i, t in state.turn_of_message.items() if t == first_turn)
     state, rating, status = chat.like(state, gr.LikeData(None, {"index": index, "value": "", "liked": False}))
     assert rating == THUMBS_DOWN and "saved" in status
-    row = chat.engine.traces.get(first_turn)
+    row = runtime.traces.get(first_turn)
     assert row is not None and row.feedback == -1
     status, comment, state = chat.feedback(THUMBS_DOWN, "wrong model", state)
     assert "saved" in status and comment == ""
-    row = chat.engine.traces.get(first_turn)
+    row = runtime.traces.get(first_turn)
     assert row is not None and row.feedback_comment == "wrong model"
     assert "no answer" in chat.feedback("up", "", ChatState())[0]
 
@@ -121,13 +121,13 @@ def test_new_conversation_forgets_the_session(chat: ChatController) -> None:
     assert fresh.session_id != old
 
 
-def test_staff_filters_detail_and_eval_export(engine: ChatEngine) -> None:
-    staff = StaffController(engine.traces)
+def test_staff_filters_detail_and_eval_export(runtime: Runtime, engine: ChatEngine) -> None:
+    staff = StaffController(runtime.traces)
     down = engine.turn("staff-s1", "my extender shows error E-42").finish()
-    engine.traces.set_feedback(down.turn_id, "staff-s1", False, "not my router")
+    engine.feedback("staff-s1", down.turn_id, False, "not my router")
     handed = engine.turn("staff-s2", "what is the capital of France?").finish()
     _sessions, turns, picker, _conv, status = staff.refresh(True, False, "", "", ALL_CONVERSATIONS)
-    assert set(turns["turn"]) == {r.id for r in engine.traces.turns(TurnFilter(thumbs_down=True))}
+    assert set(turns["turn"]) == {r.id for r in runtime.traces.turns(TurnFilter(thumbs_down=True))}
     assert down.turn_id in set(turns["turn"]) and "match" in status
     _s, turns, *_ = staff.refresh(False, True, "", "", "staff-s2")
     assert list(turns["turn"]) == [handed.turn_id]
@@ -172,7 +172,7 @@ def test_missing_answer_model_falls_back_to_extractive_only_when_allowed(
     empty_models.mkdir()
     t5 = runtime.settings.with_(generator="t5", model_dir=empty_models)
     engine, notices = open_engine(Runtime(t5, runtime.store, None, runtime.dense_note))
-    assert engine.generator is not None and engine.generator.name == "composer"
+    assert engine.status().generator == "composer"
     assert GENERATOR_FALLBACK in notices and any("dense retrieval OFF" in n for n in notices)
     strict = t5.with_(allow_missing_models=False)
     with pytest.raises(ModelMissingError):

@@ -10,6 +10,7 @@ import pytest
 import ui  # noqa: F401  (gradio analytics off before anything imports gradio)
 from app.serve import staff_login_from_env
 from chatbot.engine import HANDOFF_MESSAGE
+from chatbot.turn_trace import Citation, HitRecord, InputsRecord
 from core.config import Settings
 from core.errors import ConfigError, InputError
 from retrieval.manifest import FileEntry, Manifest
@@ -80,7 +81,7 @@ def test_citations_are_collapsed_messages_with_image_and_audio_previews(kb: Path
         },
         {"number": 4, "doc_id": "../secret.png", "title": "nope", "modality": "image", "snippet": "x"},
     ]
-    messages = render.citation_messages(citations, _lookup(kb))
+    messages = render.citation_messages([Citation.from_dict(c) for c in citations], _lookup(kb))
     assert [m["metadata"]["title"] for m in messages] == [
         "Source [1] E-42 screen",
         "Source [2] Beep",
@@ -105,15 +106,17 @@ def test_handoff_message_and_banner() -> None:
 
 def test_understanding_message_shows_transcript_and_ocr_confidences() -> None:
     message = render.understanding_message(
-        {
-            "transcript": {"text": "my router beeps", "confidence": 0.81},
-            "ocr": {"text": "E-42", "confidence": 0.97},
-        }
+        InputsRecord.from_dict(
+            {
+                "transcript": {"text": "my router beeps", "confidence": 0.81},
+                "ocr": {"text": "E-42", "confidence": 0.97},
+            }
+        )
     )
     assert message is not None
     assert "Heard (confidence 0.81): my router beeps" in message["content"]
     assert "(confidence 0.97): E-42" in message["content"]
-    assert render.understanding_message({"notes": []}) is None
+    assert render.understanding_message(InputsRecord.from_dict({"notes": []})) is None
 
 
 def test_graph_path_parsing_and_pictures() -> None:
@@ -131,7 +134,7 @@ def test_graph_path_parsing_and_pictures() -> None:
 
 
 def test_source_and_fused_tables() -> None:
-    hits = [
+    stored = [
         {
             "doc_id": "a.md",
             "chunk_id": 0,
@@ -147,6 +150,7 @@ def test_source_and_fused_tables() -> None:
             "sources": {"bm25": {"rank": 1, "score": 9.0}},
         },
     ]
+    hits = [HitRecord.from_dict(h) for h in stored]
     assert source_rows(hits) == [
         ["bm25", 1, 9.0, "b.png", 0, "image", 2],
         ["bm25", 2, 7.5, "a.md", 0, "text", 1],
@@ -194,6 +198,7 @@ def test_blocked_paths_cover_data_dir_trace_db_and_model_dir(tmp_path: Path) -> 
 def test_staff_view_shows_a_measured_device_sound() -> None:
     from ui.trace_view import understanding_markdown
 
-    text = understanding_markdown({"has_audio": True, "sound_pattern": "three short beeps", "notes": []})
-    assert "**Device sound measured:** three short beeps" in text
-    assert "Device sound" not in understanding_markdown({"has_audio": True, "notes": []})
+    inputs = InputsRecord.from_dict({"has_audio": True, "sound_pattern": "three short beeps", "notes": []})
+    assert "**Device sound measured:** three short beeps" in understanding_markdown(inputs)
+    plain = InputsRecord.from_dict({"has_audio": True, "notes": []})
+    assert "Device sound" not in understanding_markdown(plain)

@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse
 from gradio.utils import get_upload_folder
 
 from chatbot.engine import ChatEngine
+from chatbot.traces import TraceStore
 from core import checkpoints
 from core.config import Settings
 from core.errors import ConfigError
@@ -112,9 +113,13 @@ def build_app(
     host: str = "127.0.0.1",
     port: int = 7860,
     upload_roots: Sequence[Path] | None = None,
+    traces: TraceStore | None = None,
 ) -> FastAPI:
-    """The ASGI app to serve: chat at `/`, staff console at `/staff` (with `options.staff` only)."""
+    """The ASGI app to serve: chat at `/`, staff console at `/staff` (with `options.staff` only; it
+    reads `traces`, the store the engine records into)."""
     options = options or AppOptions()
+    if options.staff is not None and traces is None:
+        raise ConfigError("the staff console needs the trace store the engine records into")
     max_bytes = options.max_file_bytes or settings.limits.max_file_bytes
     blocked = blocked_paths(settings, options.kb_dir)
     kb = KBFiles(options.kb_dir, settings.manifest_path) if options.kb_dir is not None else None
@@ -137,7 +142,8 @@ def build_app(
     mounted: list[gr.Blocks] = []
 
     if options.staff is not None:
-        staff = build_staff_blocks(engine.traces, concurrency=options.staff_concurrency)
+        assert traces is not None  # checked above
+        staff = build_staff_blocks(traces, concurrency=options.staff_concurrency)
         staff.queue(max_size=options.queue_size, default_concurrency_limit=options.staff_concurrency)
         gr.mount_gradio_app(
             app,

@@ -174,15 +174,15 @@ class ChatController:
             yield state.snapshot(), None, state, {"error": reason}, self.banner(state)
             return
         trace = result.trace
-        inputs = trace.get("inputs", {})
-        for note in render.missing_reader_notes(inputs.get("notes", [])):
+        inputs = trace.inputs
+        for note in render.missing_reader_notes(inputs.notes):
             if note not in state.reader_notices:
                 state.reader_notices.append(note)
         replies = [{"role": "assistant", "content": result.text}]
         understood = render.understanding_message(inputs)
         if understood is not None:
             replies.insert(0, understood)
-        replies.extend(render.citation_messages([c.to_dict() for c in result.citations], self.config.kb))
+        replies.extend(render.citation_messages(result.citations, self.config.kb))
         if result.handoff:
             replies.append(render.handoff_message())
         state.add(replies, result.turn_id)
@@ -197,7 +197,7 @@ class ChatController:
         if turn_id is None or not state.session_id:
             return state, None, "That message has no answer to rate."
         liked = data.liked is True or data.liked == "Like"
-        self.engine.traces.set_feedback(turn_id, state.session_id, liked)
+        self.engine.feedback(state.session_id, turn_id, liked)
         state.rated_turn_id = turn_id
         verdict = "thumbs up" if liked else "thumbs down"
         return (
@@ -218,7 +218,7 @@ class ChatController:
             return "Choose Helpful or Not helpful first.", comment, state
         thumbs_up = rating == THUMBS_UP
         try:
-            self.engine.traces.set_feedback(turn_id, state.session_id, thumbs_up, comment or "")
+            self.engine.feedback(state.session_id, turn_id, thumbs_up, comment or "")
         except SupportbotError as exc:
             return f"⚠ {exc}", comment, state
         state.rated_turn_id = None
@@ -234,7 +234,7 @@ class ChatController:
 
     def new_conversation(self, state: ChatState | None) -> tuple[list[dict[str, Any]], ChatState, str, Any]:
         if state is not None and state.session_id:
-            self.engine.sessions.end(state.session_id)
+            self.engine.end_session(state.session_id)
         fresh = ChatState()
         return fresh.messages, fresh, "", self.banner(fresh)
 

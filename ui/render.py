@@ -8,11 +8,12 @@ route (see `ui.kb_files`), and only for doc_ids the KB lookup knows were ingeste
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from chatbot.engine import HANDOFF_MESSAGE
+from chatbot.turn_trace import Citation, InputsRecord, TurnTrace
 from core.links import kb_link
 
 Message = dict[str, Any]
@@ -66,14 +67,14 @@ def preview_markdown(path: Path, doc_id: str, title: str) -> str:
     return ""
 
 
-def citation_messages(citations: Iterable[Mapping[str, Any]], kb: KBLookup | None) -> list[Message]:
+def citation_messages(citations: Iterable[Citation], kb: KBLookup | None) -> list[Message]:
     """One collapsed, expandable message per citation: its text snippet and, for KB images and sounds,
     a thumbnail or a player (ingested files only, served by doc_id)."""
     out: list[Message] = []
     for c in citations:
-        doc_id = str(c.get("doc_id", ""))
-        title = str(c.get("title") or doc_id)
-        snippet = " ".join(str(c.get("snippet", "")).split())
+        doc_id = c.doc_id
+        title = c.title or doc_id
+        snippet = " ".join(c.snippet.split())
         parts = [f"`{doc_id}`"]
         path = kb.lookup(doc_id) if kb is not None else None
         preview = preview_markdown(path, doc_id, title) if path is not None else ""
@@ -86,8 +87,8 @@ def citation_messages(citations: Iterable[Mapping[str, Any]], kb: KBLookup | Non
                 "role": "assistant",
                 "content": "\n\n".join(parts),
                 "metadata": {
-                    "title": f"Source [{c.get('number', '?')}] {title}",
-                    "log": str(c.get("modality", "")),
+                    "title": f"Source [{c.number}] {title}",
+                    "log": c.modality,
                     "status": "done",
                 },
             }
@@ -100,21 +101,19 @@ def handoff_message() -> Message:
     return {"role": "assistant", "content": f"**{HANDOFF_TITLE}.** {HANDOFF_MESSAGE}"}
 
 
-def understanding_message(inputs: Mapping[str, Any]) -> Message | None:
+def understanding_message(inputs: InputsRecord) -> Message | None:
     """A collapsed "how I read your message" note: transcript and screenshot text with confidences."""
     lines: list[str] = []
-    transcript = inputs.get("transcript")
-    if transcript:
-        heard = " ".join(str(transcript.get("text", "")).split()) or "(no speech)"
-        lines.append(f"Heard (confidence {float(transcript.get('confidence', 0)):.2f}): {heard}")
-    ocr = inputs.get("ocr")
-    if ocr:
-        read = " ".join(str(ocr.get("text", "")).split())
+    transcript = inputs.transcript
+    if transcript is not None:
+        heard = " ".join(transcript.text.split()) or "(no speech)"
+        lines.append(f"Heard (confidence {transcript.confidence:.2f}): {heard}")
+    ocr = inputs.ocr
+    if ocr is not None:
+        read = " ".join(ocr.text.split())
         read = (read[:300] + "…") if len(read) > 300 else read
-        lines.append(
-            f"Read on your image (confidence {float(ocr.get('confidence', 0)):.2f}): {read or '(no text)'}"
-        )
-    lines.extend(f"Note: {note}" for note in inputs.get("notes", []))
+        lines.append(f"Read on your image (confidence {ocr.confidence:.2f}): {read or '(no text)'}")
+    lines.extend(f"Note: {note}" for note in inputs.notes)
     if not lines:
         return None
     return {
@@ -150,15 +149,14 @@ def banner_markdown(notices: Sequence[str]) -> str:
     return f"**⚠ Reduced service** — the assistant is running without some of its parts:\n\n{items}"
 
 
-def turn_summary(result_trace: Mapping[str, Any], turn_id: int) -> dict[str, Any]:
+def turn_summary(trace: TurnTrace, turn_id: int) -> dict[str, Any]:
     """The machine-readable result of one chat turn (the `/chat` API's last output)."""
-    answer = result_trace.get("answer", {})
     return {
         "turn_id": turn_id,
-        "answer": answer.get("text", ""),
-        "citations": list(answer.get("citations", [])),
-        "abstained": bool(answer.get("abstained")),
-        "handoff": result_trace.get("handoff") is not None,
-        "notes": list(result_trace.get("inputs", {}).get("notes", [])),
-        "dense_retrieval": bool(result_trace.get("retrieval", {}).get("dense")),
+        "answer": trace.answer.text,
+        "citations": [c.to_dict() for c in trace.answer.citations],
+        "abstained": trace.answer.abstained,
+        "handoff": trace.handoff is not None,
+        "notes": list(trace.inputs.notes),
+        "dense_retrieval": trace.retrieval.dense,
     }

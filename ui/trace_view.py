@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from chatbot.traces import TraceStore, TurnFilter, TurnRow, eval_case
+from chatbot.turn_trace import ContextRecord, HitRecord, InputsRecord, RetrievalRecord
 from core.errors import InputError
 from ui.charts import graph_picture, timings_chart
 
@@ -89,7 +90,7 @@ def turn_rows(rows: Sequence[TurnRow]) -> list[list[Any]]:
             r.id,
             _when(r.created_at),
             r.session_id,
-            _short(r.question or r.trace.get("inputs", {}).get("typed_text", ""), 60),
+            _short(r.question or r.trace.inputs.typed_text, 60),
             _short(r.answer, 80),
             feedback_label(r),
             "yes" if r.handoff else "",
@@ -121,80 +122,72 @@ class TurnView:
     trace: dict[str, Any]
 
 
-def understanding_markdown(inputs: Mapping[str, Any]) -> str:
-    lines = [f"**Typed:** {inputs.get('typed_text') or '(nothing)'}"]
-    transcript = inputs.get("transcript")
-    if transcript:
+def understanding_markdown(inputs: InputsRecord) -> str:
+    lines = [f"**Typed:** {inputs.typed_text or '(nothing)'}"]
+    transcript = inputs.transcript
+    if transcript is not None:
         lines.append(
-            f"**Transcript** (confidence {float(transcript.get('confidence', 0)):.2f}, "
-            f"{transcript.get('model', '')}, {transcript.get('duration_s', '')} s): "
-            f"{transcript.get('text') or '(no speech)'}"
+            f"**Transcript** (confidence {transcript.confidence:.2f}, "
+            f"{transcript.model}, {transcript.duration_s} s): "
+            f"{transcript.text or '(no speech)'}"
         )
-    elif inputs.get("has_audio"):
+    elif inputs.has_audio:
         lines.append("**Transcript:** none (voice note not transcribed)")
-    if inputs.get("sound_pattern"):
-        lines.append(f"**Device sound measured:** {inputs['sound_pattern']}")
-    ocr = inputs.get("ocr")
-    if ocr:
-        found = ", ".join(f"{k}: {v}" for k, v in (ocr.get("fields") or {}).items() if v)
+    if inputs.sound_pattern:
+        lines.append(f"**Device sound measured:** {inputs.sound_pattern}")
+    ocr = inputs.ocr
+    if ocr is not None:
+        found = ", ".join(f"{k}: {list(v)}" for k, v in ocr.fields.items() if v)
         lines.append(
-            f"**OCR text** (confidence {float(ocr.get('confidence', 0)):.2f}, {ocr.get('engine', '')}): "
-            f"{' '.join(str(ocr.get('text', '')).split()) or '(no text)'}"
+            f"**OCR text** (confidence {ocr.confidence:.2f}, {ocr.engine}): "
+            f"{' '.join(ocr.text.split()) or '(no text)'}"
         )
         if found:
             lines.append(f"**Fields read:** {found}")
-    elif inputs.get("has_image"):
+    elif inputs.has_image:
         lines.append("**OCR text:** none (screenshot not read)")
-    for name in ("image_name", "audio_name"):
-        if inputs.get(name):
-            lines.append(f"**{name.replace('_', ' ')}:** `{inputs[name]}`")
-    lines.extend(f"- note: {n}" for n in inputs.get("notes", []))
+    for label, name in (("image name", inputs.image_name), ("audio name", inputs.audio_name)):
+        if name:
+            lines.append(f"**{label}:** `{name}`")
+    lines.extend(f"- note: {n}" for n in inputs.notes)
     return "\n\n".join(lines)
 
 
-def context_markdown(context: Mapping[str, Any], retrieval: Mapping[str, Any]) -> str:
-    subs = ", ".join(f"{s['surface']} → {s['entity']}" for s in context.get("substituted", []))
+def context_markdown(context: ContextRecord, retrieval: RetrievalRecord) -> str:
+    subs = ", ".join(f"{s.surface} → {s.entity}" for s in context.substituted)
     lines = [
-        f"**Resolved query:** {context.get('resolved_query') or '(empty)'}",
+        f"**Resolved query:** {context.resolved_query or '(empty)'}",
         f"**Substituted:** {subs or 'nothing'}",
-        f"**Linked this turn:** {', '.join(context.get('linked_entities', [])) or 'none'}",
-        f"**Graph paths:** {len(retrieval.get('graph_paths', []))} (drawn below when there are any)",
-        f"**Sources:** {', '.join(retrieval.get('sources', []))}; dense retrieval "
-        f"{'on' if retrieval.get('dense') else 'OFF'}; confidence {retrieval.get('confidence', '')}",
+        f"**Linked this turn:** {', '.join(context.linked_entities) or 'none'}",
+        f"**Graph paths:** {len(retrieval.graph_paths)} (drawn below when there are any)",
+        f"**Sources:** {', '.join(retrieval.sources)}; dense retrieval "
+        f"{'on' if retrieval.dense else 'OFF'}; confidence {retrieval.confidence}",
     ]
-    lines.extend(f"- note: {n}" for n in retrieval.get("notes", []))
+    lines.extend(f"- note: {n}" for n in retrieval.notes)
     return "\n\n".join(lines)
 
 
-def source_rows(hits: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+def source_rows(hits: Sequence[HitRecord]) -> list[list[Any]]:
     """One row per (source, hit): every source's own rank and raw score, grouped by source."""
     rows = []
     for fused_rank, hit in enumerate(hits, start=1):
-        for source, s in hit.get("sources", {}).items():
+        for source, s in hit.sources.items():
             rows.append(
-                [
-                    source,
-                    s["rank"],
-                    round(float(s["score"]), 4),
-                    hit["doc_id"],
-                    hit["chunk_id"],
-                    hit["modality"],
-                    fused_rank,
-                ]
+                [source, s.rank, round(s.score, 4), hit.doc_id, hit.chunk_id, hit.modality, fused_rank]
             )
     rows.sort(key=lambda r: (r[0], r[1]))
     return rows
 
 
-def fused_rows(hits: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+def fused_rows(hits: Sequence[HitRecord]) -> list[list[Any]]:
     return [
         [
             rank,
-            hit["doc_id"],
-            hit["chunk_id"],
-            hit["modality"],
-            round(float(hit["score"]), 5),
-            ", ".join(f"{name} #{s['rank']}" for name, s in sorted(hit.get("sources", {}).items())),
+            hit.doc_id,
+            hit.chunk_id,
+            hit.modality,
+            round(hit.score, 5),
+            ", ".join(f"{name} #{s.rank}" for name, s in sorted(hit.sources.items())),
         ]
         for rank, hit in enumerate(hits, start=1)
     ]
@@ -211,12 +204,8 @@ def feedback_markdown(row: TurnRow) -> str:
 
 def turn_view(row: TurnRow) -> TurnView:
     trace = row.trace
-    inputs = trace.get("inputs", {})
-    context = trace.get("context", {})
-    retrieval = trace.get("retrieval", {})
-    generation = trace.get("generation", {})
-    answer = trace.get("answer", {})
-    cited = ", ".join(f"[{c['number']}] {c['doc_id']}" for c in answer.get("citations", []))
+    context, retrieval, generation = trace.context, trace.retrieval, trace.generation
+    cited = ", ".join(f"[{c.number}] {c.doc_id}" for c in trace.answer.citations)
     summary = "\n\n".join(
         [
             f"### Turn #{row.id} · conversation `{row.session_id}` · turn {row.turn_index} · "
@@ -224,28 +213,25 @@ def turn_view(row: TurnRow) -> TurnView:
             f"**Question:** {row.question or '(media only)'}",
             f"**Answer:** {row.answer}",
             f"**Cited:** {cited or 'nothing'} · **abstained:** {'yes' if row.abstained else 'no'} · "
-            f"**handoff:** {'yes' if row.handoff else 'no'} · **generator:** {generation.get('generator')} "
-            f"(grounded {generation.get('grounded')}, support {generation.get('support')})",
+            f"**handoff:** {'yes' if row.handoff else 'no'} · **generator:** {generation.generator} "
+            f"(grounded {generation.grounded}, support {generation.support})",
         ]
     )
-    entities = [
-        [e.get("id"), e.get("name"), e.get("type"), e.get("weight")]
-        for e in context.get("active_entities", [])
-    ]
-    hits = retrieval.get("hits", [])
+    entities = [[e.id, e.name, e.type, e.weight] for e in context.active_entities]
+    active = [e.to_dict() for e in context.active_entities]
     return TurnView(
         summary=summary,
-        understanding=understanding_markdown(inputs),
+        understanding=understanding_markdown(trace.inputs),
         context=context_markdown(context, retrieval),
         entities=entities,
-        per_source=source_rows(hits),
-        fused=fused_rows(hits),
-        graph=graph_picture(retrieval.get("graph_paths", []), context.get("active_entities", [])),
-        generator_input=str(generation.get("input", "")),
-        timings=timings_chart(trace.get("timings_ms", {})),
+        per_source=source_rows(retrieval.hits),
+        fused=fused_rows(retrieval.hits),
+        graph=graph_picture([g.to_dict() for g in retrieval.graph_paths], active),
+        generator_input=generation.input,
+        timings=timings_chart(trace.timings_ms),
         feedback=feedback_markdown(row),
-        handoff=trace.get("handoff"),
-        trace=trace,
+        handoff=trace.handoff.to_dict() if trace.handoff is not None else None,
+        trace=trace.to_dict(),
     )
 
 

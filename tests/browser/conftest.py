@@ -43,7 +43,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         max_file_bytes=UPLOAD_LIMIT,
         notices=tuple(notices),
     )
-    server = AppServer(build_app(engine, runtime.settings, options, port=0), "127.0.0.1", 0).start()
+    server = AppServer(
+        build_app(engine, runtime.settings, options, port=0, traces=runtime.traces), "127.0.0.1", 0
+    ).start()
     try:
         yield Served(server.url, runtime, engine, kb, root)
     finally:

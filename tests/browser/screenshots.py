@@ -37,7 +37,9 @@ def capture(out: Path) -> None:
                 kb_dir=SAMPLE_KB, staff=StaffLogin(STAFF_USER, STAFF_PASSWORD), notices=tuple(notices)
             )
             with (
-                AppServer(build_app(engine, settings, options, port=0), "127.0.0.1", 0) as server,
+                AppServer(
+                    build_app(engine, settings, options, port=0, traces=runtime.traces), "127.0.0.1", 0
+                ) as server,
                 sync_playwright() as p,
             ):
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -101,12 +101,12 @@ def _send(page: Any, text: str) -> None:
 
 
 def _latest_turn(served: Served) -> Any:
-    return served.engine.traces.turns(TurnFilter(limit=1))[0]
+    return served.runtime.traces.turns(TurnFilter(limit=1))[0]
 
 
 def _wait_turns(served: Served, count: int, page: Any) -> None:
     for _ in range(100):
-        if len(served.engine.traces.turns(TurnFilter(limit=10_000))) >= count:
+        if len(served.runtime.traces.turns(TurnFilter(limit=10_000))) >= count:
             return
         page.wait_for_timeout(100)
     raise AssertionError("the turn was not recorded")
@@ -115,7 +115,7 @@ def _wait_turns(served: Served, count: int, page: Any) -> None:
 def test_typed_question_gets_a_cited_answer_with_previews_and_a_follow_up(page: Any, served: Served) -> None:
     page.goto(served.url + "/")
     assert "Reduced service" in page.locator("#degraded-banner").inner_text()  # BM25 only: said so
-    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     _ask(page, "my extender shows error E-42")
     _wait_turns(served, start + 1, page)
     page.get_by_text("Source [1]").first.wait_for()
@@ -129,17 +129,17 @@ def test_typed_question_gets_a_cited_answer_with_previews_and_a_follow_up(page: 
     _ask(page, "how do I fix it?")
     _wait_turns(served, start + 2, page)
     follow = _latest_turn(served)
-    assert follow.turn_index == 2 and "E-42" in follow.trace["context"]["resolved_query"]
+    assert follow.turn_index == 2 and "E-42" in follow.trace.context.resolved_query
 
 
 def test_screenshot_upload_is_read_and_answered(page: Any, served: Served) -> None:
     page.goto(served.url + "/")
-    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     _ask(page, "", files=[str(served.kb / "screenshots" / "e42_mesh_link.png")])
     _wait_turns(served, start + 1, page)
     row = _latest_turn(served)
-    assert row.trace["inputs"]["image_name"] == "e42_mesh_link.png"
-    assert "E-42" in row.trace["inputs"]["ocr"]["text"]
+    assert row.trace.inputs.image_name == "e42_mesh_link.png"
+    assert "E-42" in row.trace.inputs.ocr.text
     page.get_by_text("How I read your message").first.wait_for()
     assert page.locator("#chat [data-testid='user'] img").count() >= 1  # the customer sees their screenshot
 
@@ -147,13 +147,13 @@ def test_screenshot_upload_is_read_and_answered(page: Any, served: Served) -> No
 def test_voice_note_upload_is_transcribed(page: Any, served: Served) -> None:
     note = spoken_wav(served.root / "note.wav", "How do I return a product for a refund?")
     page.goto(served.url + "/")
-    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     _ask(page, "", files=[str(note)])
     _wait_turns(served, start + 1, page)
     row = _latest_turn(served)
-    heard = row.trace["inputs"]["transcript"]["text"].lower()
+    heard = row.trace.inputs.transcript.text.lower()
     assert "refund" in heard
-    assert "policies/returns-and-refunds.md" in [c["doc_id"] for c in row.trace["answer"]["citations"]]
+    assert "policies/returns-and-refunds.md" in [c.doc_id for c in row.trace.answer.citations]
     page.locator("#chat").get_by_text("How I read your message").first.click()
     page.locator("#chat").get_by_text("Heard (confidence").first.wait_for()
 
@@ -161,7 +161,7 @@ def test_voice_note_upload_is_transcribed(page: Any, served: Served) -> None:
 def test_voice_note_recorded_with_the_microphone_is_transcribed(mic_page: Any, served: Served) -> None:
     page = mic_page
     page.goto(served.url + "/")
-    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     page.locator("#message [data-testid='microphone-button']").click()
     page.locator("#message button[aria-label='Start recording']").click()
     page.wait_for_timeout(4_000)  # the customer speaks: the fake device plays the ~3 s note on a loop
@@ -171,14 +171,14 @@ def test_voice_note_recorded_with_the_microphone_is_transcribed(mic_page: Any, s
     _send(page, "")
     _wait_turns(served, start + 1, page)
     row = _latest_turn(served)
-    assert row.trace["inputs"]["has_audio"] and row.trace["inputs"]["transcript"]["duration_s"] >= 3.0
-    assert "refund" in row.trace["inputs"]["transcript"]["text"].lower()
-    assert "policies/returns-and-refunds.md" in [c["doc_id"] for c in row.trace["answer"]["citations"]]
+    assert row.trace.inputs.has_audio and row.trace.inputs.transcript.duration_s >= 3.0
+    assert "refund" in row.trace.inputs.transcript.text.lower()
+    assert "policies/returns-and-refunds.md" in [c.doc_id for c in row.trace.answer.citations]
 
 
 def test_thumbs_down_then_the_staff_console_shows_that_turn(browser: Any, page: Any, served: Served) -> None:
     page.goto(served.url + "/")
-    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     _ask(page, "the M10 blinks amber and the app says E-42")
     _wait_turns(served, start + 1, page)
     turn = _latest_turn(served)
@@ -187,7 +187,7 @@ def test_thumbs_down_then_the_staff_console_shows_that_turn(browser: Any, page: 
     page.locator("#comment textarea").fill("I have an X300")
     page.locator("#send-feedback").click()
     page.locator("#feedback-status").get_by_text("Thank you").wait_for()
-    rated = served.engine.traces.get(turn.id)
+    rated = served.runtime.traces.get(turn.id)
     assert rated is not None and rated.feedback == -1 and rated.feedback_comment == "I have an X300"
 
     staff = browser.new_context(viewport={"width": 1200, "height": 1000}).new_page()
@@ -217,7 +217,7 @@ def test_thumbs_down_then_the_staff_console_shows_that_turn(browser: Any, page: 
 
 def test_i_want_a_human_shows_the_handoff_message(page: Any, served: Served) -> None:
     page.goto(served.url + "/")
-    start = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     _ask(page, "what is the capital of France?")  # out of scope: the bot hands over by itself
     _wait_turns(served, start + 1, page)
     assert _latest_turn(served).handoff

@@ -36,28 +36,28 @@ def test_chat_api_answers_with_citations_follow_up_feedback_and_handoff(served: 
     assert any(m["metadata"] and "Source [" in m["metadata"]["title"] for m in history)
 
     _h, _b, follow, _ = client.predict({"text": "how do I fix it?", "files": []}, api_name="/chat")
-    row = served.engine.traces.get(follow["turn_id"])
+    row = served.runtime.traces.get(follow["turn_id"])
     assert row is not None
-    assert "E-42" in row.trace["context"]["resolved_query"]  # the follow-up kept the error code
-    first = served.engine.traces.get(summary["turn_id"])
+    assert "E-42" in row.trace.context.resolved_query  # the follow-up kept the error code
+    first = served.runtime.traces.get(summary["turn_id"])
     assert first is not None and first.session_id == row.session_id
 
     status, comment = client.predict("down", "wrong router model", api_name="/feedback")
     assert "saved" in status and comment == ""
-    rated = served.engine.traces.get(follow["turn_id"])
+    rated = served.runtime.traces.get(follow["turn_id"])
     assert rated is not None and rated.feedback == -1 and rated.feedback_comment == "wrong router model"
 
     history = client.predict(api_name="/human")
     assert "hand" in json.dumps(history[-1]).lower()
-    handed = served.engine.traces.get(follow["turn_id"])
+    handed = served.runtime.traces.get(follow["turn_id"])
     assert handed is not None and handed.handoff
-    assert handed.trace["handoff"]["reason"] == "the customer asked for a human"
+    assert handed.trace.handoff.reason == "the customer asked for a human"
 
     shot = handle_file(str(served.kb / "screenshots" / "e42_mesh_link.png"))
     _h, _b, from_image, _ = client.predict({"text": "", "files": [shot]}, api_name="/chat")
-    image_row = served.engine.traces.get(from_image["turn_id"])
-    assert image_row is not None and image_row.trace["inputs"]["image_name"] == "e42_mesh_link.png"
-    assert "E-42" in image_row.trace["inputs"]["ocr"]["text"]
+    image_row = served.runtime.traces.get(from_image["turn_id"])
+    assert image_row is not None and image_row.trace.inputs.image_name == "e42_mesh_link.png"
+    assert "E-42" in image_row.trace.inputs.ocr.text
 
 
 def test_staff_api_needs_login(served: Served) -> None:
@@ -71,7 +71,7 @@ def test_staff_api_needs_login(served: Served) -> None:
     )
     assert "match" in status
     assert "api-staff-check" in json.dumps(turns)
-    turn_id = served.engine.traces.turns(TurnFilter(session_id="api-staff-check"))[0].id
+    turn_id = served.runtime.traces.turns(TurnFilter(session_id="api-staff-check"))[0].id
     detail = staff.predict(turn_id, api_name="/turn")
     assert f"Turn #{turn_id}" in detail[0] and "refund" in detail[0]
     line, _file, _status = staff.predict(
@@ -114,7 +114,7 @@ def test_a_client_cannot_attach_server_files(served: Served) -> None:
     """A forged FileData pointing into the data dir (or anywhere not uploaded) is refused, not copied."""
     secret = served.runtime.settings.data_dir / "secret.png"
     secret.write_bytes((served.kb / "screenshots" / "e42_mesh_link.png").read_bytes())
-    before = len(served.engine.traces.turns(TurnFilter(limit=10_000)))
+    before = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     for path in (secret, served.kb / "screenshots" / "e42_mesh_link.png"):
         forged = {
             "path": str(path),
@@ -126,7 +126,7 @@ def test_a_client_cannot_attach_server_files(served: Served) -> None:
         assert result["success"] is False
         assert isinstance(result.get("output", {}).get("error"), str) and result["output"]["error"]
         assert "secret.png" not in json.dumps(result.get("output", {})).replace(str(secret), "")
-    assert len(served.engine.traces.turns(TurnFilter(limit=10_000))) == before
+    assert len(served.runtime.traces.turns(TurnFilter(limit=10_000))) == before
 
 
 def test_uploads_over_the_limit_are_refused(served: Served) -> None:
