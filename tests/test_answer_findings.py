@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.runtime import open_runtime
+from app.runtime import Runtime, open_runtime
 from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.engine import HANDOFF_MESSAGE, ChatEngine, TurnResult
 from chatbot.generators.composer import ComposerGenerator
@@ -25,14 +25,19 @@ INTERNAL = re.compile(
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatEngine]:
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     kb = Path(__file__).resolve().parent.parent / "data" / "kb"
     if not kb.is_dir():
         pytest.skip("sample KB data/kb not present")
     settings = Settings(data_dir=tmp_path_factory.mktemp("findings") / "data", allow_missing_models=True)
     with open_runtime(settings, load_models=False, ocr=NoTextOcr()) as runtime:
         runtime.ingest(kb, progress=False)
-        yield runtime.engine(generator=ComposerGenerator())
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def engine(runtime: Runtime) -> ChatEngine:
+    return runtime.engine(generator=ComposerGenerator())
 
 
 def _talk(engine: ChatEngine, session: str, *turns: str) -> list[TurnResult]:
@@ -54,17 +59,18 @@ def test_the_fix_for_the_m10_after_its_definition(engine: ChatEngine) -> None:
     steps = re.findall(r"^(\d)\. ", fix.text, re.M)
     assert steps == ["1", "2", "3", "4"], "the section's steps, whole and in order"
     assert "Backhaul" not in fix.text, "nothing of the X300 fix"
-    plan = fix.trace["answer"]["plan"]
-    assert plan["kind"] == "steps" and plan["items"][0]["section"].endswith("Fix for the X200 and the M10")
-    assert "M10" in plan["items"][0]["why"]
+    plan = fix.trace.answer.plan
+    assert plan is not None
+    assert plan.kind == "steps" and plan.items[0].section.endswith("Fix for the X200 and the M10")
+    assert "M10" in plan.items[0].why
 
 
 def test_a_question_back_when_the_router_is_unknown_and_the_reply_resolves_it(engine: ChatEngine) -> None:
     asked, answered = _talk(engine, "branch", "how do I fix error E42?", "X300")
     assert asked.asked_back and asked.options == ("X200 or M10", "X300") and asked.citations == ()
-    assert asked.text.endswith("?") and asked.trace["answer"]["asked_back"]["doc_id"].endswith(
-        "e42-mesh-link-lost.md"
-    )
+    asked_back = asked.trace.answer.asked_back
+    assert asked.text.endswith("?") and asked_back is not None
+    assert asked_back.doc_id.endswith("e42-mesh-link-lost.md")
     assert (
         answered.text.startswith("**Fix for the X300** [1]")
         and "Set **Backhaul band** to **Auto**" in answered.text
@@ -89,22 +95,24 @@ def test_never_a_sentence_about_another_product(engine: ChatEngine) -> None:
     assert "AD-12B" in result.text and "must not be used on it" not in result.text
 
 
-def test_out_of_scope_says_why_and_the_offer_of_a_person_waits_for_a_yes(engine: ChatEngine) -> None:
+def test_out_of_scope_says_why_and_the_offer_of_a_person_waits_for_a_yes(
+    runtime: Runtime, engine: ChatEngine
+) -> None:
     refused, declined = _talk(engine, "oos", "what's the weather tomorrow?", "no thanks")
     assert refused.abstained and not refused.handoff and refused.options == OFFER_BUTTONS
     assert "outside what I can help with" in refused.text
-    assert not declined.handoff and declined.trace["handoff"] is None
+    assert not declined.handoff and declined.trace.handoff is None
     refused, accepted = _talk(engine, "oos2", "what's the weather tomorrow?", "Yes, connect me with a person")
     assert accepted.handoff and accepted.text == HANDOFF_MESSAGE
     engine.request_human("oos2")
-    rows = engine.traces.turns_for_session("oos2")
-    packet = next(r.trace["handoff"] for r in rows if r.trace.get("handoff"))
-    assert packet["reasons"][0].startswith("the bot could not answer: the question looks out of scope")
-    assert packet["reasons"][1:] == [
+    rows = runtime.traces.turns_for_session("oos2")
+    packet = next(r.trace.handoff for r in rows if r.trace.handoff is not None)
+    assert packet.reasons[0].startswith("the bot could not answer: the question looks out of scope")
+    assert packet.reasons[1:] == (
         "the customer accepted the offer of a person",
         "the customer asked for a human",
-    ]
-    assert packet["customer_inputs"]["typed_text"] == "what's the weather tomorrow?"
+    )
+    assert packet.customer_inputs.typed_text == "what's the weather tomorrow?"
 
 
 def test_a_product_we_do_not_make(engine: ChatEngine) -> None:
