@@ -199,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["list", "download", "import"],
         help="list: what is present; download NAME|all; import NAME PATH (a folder, file or archive)",
     )
-    models.add_argument("name", nargs="?", default=None, help="model name from `models list`, or all")
+    models.add_argument(
+        "name", nargs="?", default=None, help="a name from `models list`; full (the full product) or all"
+    )
     models.add_argument("path", nargs="?", type=Path, default=None, help="import: folder, file or archive")
     models.add_argument("--model-dir", type=Path, default=None, help="where weights live")
     models.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import checkpoints, hub
-from core.catalogue import CATALOGUE, DOWNLOADABLE, ModelSpec, spec
-from core.checkpoints import Checkpoint, human_size
+from core.catalogue import CATALOGUE, DOWNLOADABLE, FULL_PRODUCT, ModelSpec, spec
+from core.checkpoints import Checkpoint
 from core.config import Settings
 from core.errors import ChecksumError, ConfigError, InputError
 from core.models import ModelLocator
@@ -59,13 +59,19 @@ def _checkpoint(entry: ModelSpec) -> Checkpoint:
     return checkpoints.get(entry.name) if entry.name in checkpoints.CHECKPOINTS else whisper_checkpoint(entry)
 
 
+def _decimal(n_bytes: int) -> str:
+    if n_bytes >= 1e9:
+        return f"{n_bytes / 1e9:.1f} GB"
+    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"
+
+
 def _size(about: int | None, path: Path | None, status: str) -> str:
-    """The size on disk when present, else the published size."""
+    """The size on disk when present, else the published size ("about")."""
     if status != "missing" and path is not None and path.exists():
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         if files:
-            return human_size(sum(p.stat().st_size for p in files))
-    return f"about {human_size(about)}" if about else "-"
+            return _decimal(sum(p.stat().st_size for p in files))
+    return f"about {_decimal(about)}" if about else "-"
 
 
 def rows(settings: Settings) -> list[Row]:
@@ -98,15 +104,16 @@ def list_models(settings: Settings) -> int:
     missing = [r.name for r in table if r.status == "missing" and r.name in DOWNLOADABLE]
     if missing:
         print(
-            "get one with `supportbot models download NAME` (or `all`), or offline with "
+            "get one with `supportbot models download NAME` (`full`: "
+            f"{', '.join(FULL_PRODUCT)}; `all`: every one), or offline with "
             "`supportbot models import NAME PATH`"
         )
     return 0
 
 
 def download(settings: Settings, name: str, *, progress: bool = True) -> int:
-    """Fetch one model (or every downloadable one for `all`); prints where each one is."""
-    names = [n for n in DOWNLOADABLE if n == name or name == "all"]
+    """Fetch one model, the full product's set (`full`) or every downloadable one (`all`)."""
+    names = list(FULL_PRODUCT) if name == "full" else [n for n in DOWNLOADABLE if n == name or name == "all"]
     if not names:
         spec(name)  # unknown: ConfigError listing the names
         raise ConfigError(

@@ -172,5 +172,7 @@ def resolve(settings: Settings, role: str) -> Resolved:
 
 def statement(choices: tuple[ModelChoice, ...]) -> str | None:
     """The one start-up line for the parts that do not run as configured; None when all do."""
-    reduced = [c.describe() for c in choices if c.reduced]
+    order = {role: i for i, role in enumerate(ALL_ROLES)}
+    ranked = sorted(choices, key=lambda c: order.get(c.role, len(order)))
+    reduced = [c.describe() for c in ranked if c.reduced]
     return "reduced mode: " + "; ".join(reduced) if reduced else None

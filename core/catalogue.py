@@ -258,6 +258,8 @@ _ENTRIES = (
 
 CATALOGUE: Mapping[str, ModelSpec] = MappingProxyType({spec.name: spec for spec in _ENTRIES})
 DOWNLOADABLE: tuple[str, ...] = tuple(s.name for s in _ENTRIES if s.source in ("hub", "url"))
+# What the full product runs with beyond the bundled models: `supportbot models download full`.
+FULL_PRODUCT: tuple[str, ...] = ("imagebind_huge", "flan-t5-base", "faster-whisper-small")
 
 
 def spec(name: str) -> ModelSpec:

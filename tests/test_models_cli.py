@@ -72,7 +72,7 @@ def test_list_shows_every_model_with_role_status_path_size_licence_and_loss(
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
     assert " missing " in lines["flan-t5-base"] and str(tmp_path / "flan-t5-base") in lines["flan-t5-base"]
     assert " bundled " in lines["bundled-tiny.en"] and " bundled " in lines["rapidocr"]
-    assert "about 4.47 GiB" in lines["imagebind_huge"]
+    assert "about 4.8 GB" in lines["imagebind_huge"] and "about 990 MB" in lines["flan-t5-base"]
     assert "CC BY-NC-SA 4.0" in out and "Apache-2.0" in out and "MIT" in out
     assert "without it: written answers" in out
     assert "supportbot models download NAME" in out
