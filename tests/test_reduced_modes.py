@@ -47,6 +47,7 @@ def _notes(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("note: reduced mode:")]
 
 
+@pytest.mark.slow  # real Milvus Lite
 def test_every_command_states_the_same_reduced_mode_once_and_never_asks_for_the_flag(
     kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,6 +73,7 @@ def test_every_command_states_the_same_reduced_mode_once_and_never_asks_for_the_
     assert "answers not evaluated" not in out  # eval answers with the composer too, as chat does
 
 
+@pytest.mark.slow  # real Milvus Lite
 @pytest.mark.parametrize("command", ["ingest", "search", "chat", "eval"])
 def test_without_the_flag_a_missing_model_stops_with_what_to_download(
     command: str, kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -99,6 +101,7 @@ def test_without_the_flag_a_missing_model_stops_with_what_to_download(
         assert needle in err, needle
 
 
+@pytest.mark.slow  # real Milvus Lite
 def test_serve_and_demo_use_the_same_rule(
     kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
