@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from app import reduced
 from app.runtime import Runtime, open_runtime
+from chatbot.answers.wording import PUBLIC_QUOTED
 from chatbot.engine import ChatEngine
 from core.config import Settings
 from core.errors import ConfigError, InputError, ModelMissingError
@@ -32,11 +33,8 @@ from ui.app import ENV_STAFF_PASSWORD, ENV_STAFF_USER, STAFF_PATH, AppOptions, S
 
 log = logging.getLogger(__name__)
 
-GENERATOR_FALLBACK = (
-    "answer model missing: answers are quoted straight from our documents (extractive mode) "
-    "instead of written"
-)
-EXTRACTIVE_CHOSEN = "answers are quoted straight from our documents (extractive mode, no language model)"
+GENERATOR_FALLBACK = "answer model missing: the offline answer composer arranges KB passages instead of T5"
+EXTRACTIVE_CHOSEN = "answers come from the offline answer composer (no language model), as configured"
 
 
 def staff_login_from_env(env: Mapping[str, str] | None = None) -> StaffLogin | None:
@@ -51,6 +49,11 @@ def staff_login_from_env(env: Mapping[str, str] | None = None) -> StaffLogin | N
             f"{missing} is not set; set both staff variables, or neither to disable the console"
         )
     return StaffLogin(user, password)
+
+
+def public_notes(runtime: Runtime) -> tuple[str, ...]:
+    """The public page's neutral line where the mode matters to a customer (answers quoted, not written)."""
+    return (PUBLIC_QUOTED,) if runtime.choices[reduced.ANSWERS].used == reduced.COMPOSER else ()
 
 
 def open_engine(runtime: Runtime) -> tuple[ChatEngine, list[str]]:
@@ -221,7 +224,12 @@ def serve(
         engine, notices = open_engine(runtime)
         notices += preload_readers(runtime)
         options = AppOptions(
-            kb_dir=kb_dir, staff=staff, queue_size=queue_size, concurrency=concurrency, notices=tuple(notices)
+            kb_dir=kb_dir,
+            staff=staff,
+            queue_size=queue_size,
+            concurrency=concurrency,
+            notices=tuple(notices),
+            public_notes=public_notes(runtime),
         )
         server = AppServer(
             build_app(engine, settings, options, host=host, port=port, traces=runtime.traces), host, port

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.terminal import plain
 from chatbot.engine import HANDOFF_MESSAGE
 from chatbot.finetune.data import Example, Passage, write_examples
 from chatbot.generators.protocol import ABSTAIN_TEXT
@@ -69,12 +70,41 @@ def test_chat_answers_with_citations_and_prints_the_trace(
     assert code == 0
     assert "bot> " in out and "(extractive" not in out and "**" not in out
     assert "Move the extender closer to the router" in out and "[1]" in out
-    assert "  [1] e42.md (text)" in out, "citations are listed under the answer"
-    assert "(dense retrieval OFF)" in out
+    assert "  [1] " in out and "(e42.md)" in out, "citations are listed under the answer"
+    assert "dense retrieval" not in out.split("\n{")[0], "modes are the operator's, not in the chat"
     trace = json.loads(out[out.index("\n{") + 1 : out.rindex("}") + 1])
     assert trace["inputs"]["typed_text"] == "my extender shows error E-42, mesh link lost"
     assert trace["answer"]["citations"][0]["doc_id"] == "e42.md"
     assert "never read" not in out
+
+
+def test_plain_renders_markdown_for_the_terminal() -> None:
+    text = (
+        "**Fix for the X300** [1]\n\n1. Set **Backhaul band** to **Auto**.\n- one\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    assert plain(text) == "Fix for the X300 [1]\n\n1. Set Backhaul band to Auto.\n• one\n\na | b\n1 | 2"
+
+
+def test_a_numbered_option_answers_the_question_back(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "q7.md").write_text(
+        "---\ntitle: Error Q-7\nproduct: [R1, R9]\nentities: [R1, R9]\n---\n# Error Q-7\n\n"
+        "Q-7 means the link is lost.\n\n## Fix for the R1\n\n1. Press **Link** on the R1.\n2. Wait.\n\n"
+        "## Fix for the R9\n\n1. Open the R9 app.\n2. Tap **Relink**.\n",
+        encoding="utf-8",
+    )
+    data_dir = tmp_path / "data"
+    assert main(["ingest", str(kb), "--data-dir", str(data_dir), "--allow-missing-models"]) == 0
+    capsys.readouterr()
+    code, out, _ = _chat(
+        monkeypatch, capsys, data_dir, ["how do I fix Q-7?", "2", "/quit"], "--generator", "composer"
+    )
+    assert code == 0 and "  (1) R1\n  (2) R9\n" in out
+    assert "1. Open the R9 app.\n2. Tap Relink." in out and "**" not in out
 
 
 def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(

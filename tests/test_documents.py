@@ -533,7 +533,7 @@ def test_chunking_hard_splits_giant_words_and_respects_max_chars() -> None:
 def test_tiny_document_is_one_chunk() -> None:
     [section] = chunk_document("FAQ", "# FAQ\n\nShort answer.\n\n## More\n\nAnother line.")
     assert section.heading_path == ()
-    assert section.text == "FAQ\n\nShort answer.\n\nMore\n\nAnother line."
+    assert section.text == "FAQ\n\nShort answer.\n\n## More\n\nAnother line.", "headings keep their marks"
     assert section.dense_text == "FAQ — More: Short answer. Another line."
     assert chunk_document("T", "   \n\n") == []
 

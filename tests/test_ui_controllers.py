@@ -14,6 +14,7 @@ import pytest
 import ui  # noqa: F401  (gradio analytics off)
 from app.runtime import Runtime
 from app.serve import GENERATOR_FALLBACK, open_engine, serve
+from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.engine import ChatEngine
 from chatbot.traces import TurnFilter
 from core.errors import ConfigError, InputError, ModelMissingError
@@ -41,7 +42,8 @@ def engine(runtime: Runtime) -> ChatEngine:
 
 @pytest.fixture
 def chat(engine: ChatEngine, tmp_path: Path) -> ChatController:
-    return ChatController(engine, ChatConfig(kb=None, upload_roots=(tmp_path / "uploads",), notices=("n1",)))
+    config = ChatConfig(kb=None, upload_roots=(tmp_path / "uploads",), notices=("n1",), public=("Quoted.",))
+    return ChatController(engine, config)
 
 
 def _run(chat: ChatController, message: object, state: ChatState) -> list[tuple[Any, ...]]:
@@ -62,7 +64,7 @@ def test_respond_streams_a_cited_answer_and_maps_messages_to_the_turn(chat: Chat
     assert any((m.get("metadata") or {}).get("title", "").startswith("Source [") for m in history)
     answer_index = next(i for i, m in enumerate(history) if m["role"] == "assistant" and "metadata" not in m)
     assert state.turn_of_message[answer_index] == summary["turn_id"]
-    assert "n1" in banner.value and banner.visible
+    assert banner.value == "Quoted." and banner.visible, "the public line, never the operator's notice"
 
 
 def test_attachments_must_be_uploads_of_a_known_kind(
@@ -85,13 +87,20 @@ def test_attachments_must_be_uploads_of_a_known_kind(
 def test_bot_handoff_and_i_want_a_human_show_the_same_message(runtime: Runtime, chat: ChatController) -> None:
     state = ChatState()
     *_, last = _run(chat, "what is the capital of France?", state)
-    assert last[3]["handoff"] is True
-    assert last[0][-1] == render.handoff_message()
-    _run(chat, "how do I return a product for a refund?", state)
+    assert last[3]["handoff"] is False and last[3]["options"] == list(OFFER_BUTTONS), "the offer waits"
+    offer = last[0][-1]
+    assert [o["value"] for o in offer["options"]] == list(OFFER_BUTTONS), "offered as buttons"
+    data = gr.SelectData(None, {"index": len(last[0]) - 1, "value": OFFER_BUTTONS[0]})
+    *_, accepted = list(chat.choose(state, data))
+    assert accepted[3]["handoff"] is True and accepted[0][-1] == render.handoff_message()
     history, state = chat.human(state)
     assert history[-1] == render.handoff_message()
     row = runtime.traces.get(state.last_turn_id or 0)
-    assert row is not None and row.handoff and row.trace.handoff.reason == "the customer asked for a human"
+    assert row is not None and row.handoff and row.trace.handoff is not None
+    assert row.trace.handoff.reasons[-2:] == (
+        "the customer accepted the offer of a person",
+        "the customer asked for a human",
+    )
 
 
 def test_thumbs_and_comment_are_stored_with_the_rated_turn(runtime: Runtime, chat: ChatController) -> None:
@@ -125,7 +134,8 @@ def test_staff_filters_detail_and_eval_export(runtime: Runtime, engine: ChatEngi
     staff = StaffController(runtime.traces)
     down = engine.turn("staff-s1", "my extender shows error E-42").finish()
     engine.feedback("staff-s1", down.turn_id, False, "not my router")
-    handed = engine.turn("staff-s2", "what is the capital of France?").finish()
+    engine.turn("staff-s2", "what is the capital of France?").finish()
+    handed = engine.turn("staff-s2", "yes").finish()
     _sessions, turns, picker, _conv, status = staff.refresh(True, False, "", "", ALL_CONVERSATIONS)
     assert set(turns["turn"]) == {r.id for r in runtime.traces.turns(TurnFilter(thumbs_down=True))}
     assert down.turn_id in set(turns["turn"]) and "match" in status

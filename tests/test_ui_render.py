@@ -98,13 +98,36 @@ def test_citations_are_collapsed_messages_with_image_and_audio_previews(kb: Path
 def test_handoff_message_and_banner() -> None:
     assert HANDOFF_MESSAGE in render.handoff_message()["content"]
     assert render.banner_markdown([]) == ""
-    text = render.banner_markdown(["dense retrieval OFF", "dense retrieval OFF", "no OCR"])
-    assert "Reduced service" in text and text.count("dense retrieval OFF") == 1 and "no OCR" in text
+    quoted = "Answers are quoted from our help articles."
+    assert render.banner_markdown([quoted, quoted]) == quoted, "the public line, once"
+    staff = render.staff_notice_markdown(["dense retrieval OFF", "dense retrieval OFF", "no OCR"])
+    assert "Reduced mode" in staff and staff.count("dense retrieval OFF") == 1 and "no OCR" in staff
     notes = ["voice note not transcribed (speech model missing): x", "no text found in the image"]
     assert render.missing_reader_notes(notes) == notes[:1]
+    assert render.public_reader_notes(notes) == [
+        "Voice notes can't be transcribed right now, so please type your question."
+    ]
 
 
-def test_understanding_message_shows_transcript_and_ocr_confidences() -> None:
+def test_source_preview_highlights_the_quoted_sentences_and_links_the_article() -> None:
+    class Lookup:
+        def lookup(self, doc_id: str) -> Path | None:
+            return Path("/kb/e42.md") if doc_id.startswith("e42.md") else None
+
+    section = "The X300 has no Mesh button. Instead:\n\n"
+    section += "1. Set **Backhaul band** to **Auto**.\n2. Wait.\n\n| a | b |"
+    citation = Citation(
+        1, "e42.md", "E-42", "text", "snippet", "e42.md", section, ("Set Backhaul band to Auto.",)
+    )
+    [message] = render.citation_messages([citation], Lookup())
+    content = message["content"]
+    assert "1. <mark>Set **Backhaul band** to **Auto**.</mark>\n2. Wait." in content, "cited part marked"
+    assert "The X300 has no Mesh button." in content and "| a | b |" in content, "the whole section"
+    assert 'href="kb/e42.md"' in content and "Open the full article" in content
+    assert message["metadata"]["title"] == "Source [1] E-42"
+
+
+def test_understanding_message_shows_what_was_heard_and_read_without_figures() -> None:
     message = render.understanding_message(
         InputsRecord.from_dict(
             {
@@ -114,8 +137,9 @@ def test_understanding_message_shows_transcript_and_ocr_confidences() -> None:
         )
     )
     assert message is not None
-    assert "Heard (confidence 0.81): my router beeps" in message["content"]
-    assert "(confidence 0.97): E-42" in message["content"]
+    content = message["content"]
+    assert "I heard: my router beeps" in content and "I read on your image: E-42" in content
+    assert "confidence" not in content and "0.8" not in content
     assert render.understanding_message(InputsRecord.from_dict({"notes": []})) is None
 
 

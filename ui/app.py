@@ -77,7 +77,8 @@ class AppOptions:
     concurrency: int = 1
     staff_concurrency: int = 2
     max_file_bytes: int | None = None
-    notices: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # the operator's reduced-mode notices: staff console (and the log)
+    public_notes: tuple[str, ...] = ()  # the public page's neutral line(s), in customer words
     login_throttle: LoginThrottle | None = None
 
     def __post_init__(self) -> None:
@@ -143,7 +144,7 @@ def build_app(
 
     if options.staff is not None:
         assert traces is not None  # checked above
-        staff = build_staff_blocks(traces, concurrency=options.staff_concurrency)
+        staff = build_staff_blocks(traces, concurrency=options.staff_concurrency, notices=options.notices)
         staff.queue(max_size=options.queue_size, default_concurrency_limit=options.staff_concurrency)
         gr.mount_gradio_app(
             app,
@@ -163,7 +164,8 @@ def build_app(
             STAFF_PATH + "/{rest:path}", disabled, methods=["GET", "POST"], include_in_schema=False
         )
 
-    chat = build_chat_blocks(engine, ChatConfig(kb, roots, options.notices), concurrency=options.concurrency)
+    config = ChatConfig(kb, roots, options.notices, options.public_notes)
+    chat = build_chat_blocks(engine, config, concurrency=options.concurrency)
     chat.queue(max_size=options.queue_size, default_concurrency_limit=options.concurrency)
     # show_error: the handlers turn their own failures into customer-worded replies, so what reaches
     # Gradio is its own input checks (a file the client never uploaded, a wrong type), whose reason

@@ -75,7 +75,10 @@ class ChatConfig:
 
     kb: render.KBLookup | None
     upload_roots: tuple[Path, ...]
-    notices: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # the operator's reduced-mode notices (staff console and log only)
+    public: tuple[
+        str, ...
+    ] = ()  # customer lines for the banner ("Answers are quoted from our help articles.")
 
 
 def _message_parts(message: Any) -> tuple[str, list[str]]:
@@ -97,7 +100,7 @@ class ChatController:
         self.config = config
 
     def banner_text(self, state: ChatState) -> str:
-        return render.banner_markdown([*self.config.notices, *state.reader_notices])
+        return render.banner_markdown([*self.config.public, *state.reader_notices])
 
     def banner(self, state: ChatState) -> Any:
         """The banner as a component update: shown whenever there is something to say."""
@@ -175,19 +178,29 @@ class ChatController:
             return
         trace = result.trace
         inputs = trace.inputs
-        for note in render.missing_reader_notes(inputs.notes):
+        for note in render.public_reader_notes(inputs.notes):
             if note not in state.reader_notices:
                 state.reader_notices.append(note)
-        replies = [{"role": "assistant", "content": result.text}]
+        # The customer said yes to a person: the handoff message is the reply.
+        reply = (
+            render.handoff_message() if result.handoff else render.answer_message(result.text, result.options)
+        )
+        replies = [reply]
         understood = render.understanding_message(inputs)
         if understood is not None:
             replies.insert(0, understood)
         replies.extend(render.citation_messages(result.citations, self.config.kb))
-        if result.handoff:
-            replies.append(render.handoff_message())
         state.add(replies, result.turn_id)
         state.last_turn_id = result.turn_id
         yield state.snapshot(), None, state, render.turn_summary(trace, result.turn_id), self.banner(state)
+
+    def choose(
+        self, state: ChatState | None, data: gr.SelectData
+    ) -> Iterator[tuple[list[dict[str, Any]], Any, ChatState, dict[str, Any], Any]]:
+        """A button under the bot's message (a question back's option, the offer of a person) is the
+        customer's reply, as if typed."""
+        value = data.value if isinstance(data.value, str) else str(getattr(data, "value", "") or "")
+        yield from self.respond(value, state)
 
     def like(self, state: ChatState | None, data: gr.LikeData) -> tuple[ChatState, str | None, str]:
         """Built-in thumbs on an answer: stored at once; the comment box then refers to that answer."""
@@ -279,6 +292,14 @@ def build_chat_blocks(engine: ChatEngine, config: ChatConfig, *, concurrency: in
             status = gr.Markdown(elem_id="feedback-status")
         summary = gr.JSON(visible=False)
 
+        chatbot.option_select(
+            ctl.choose,
+            [state],
+            [chatbot, box, state, summary, banner],
+            api_visibility="private",
+            concurrency_limit=concurrency,
+            concurrency_id="models",
+        )
         box.submit(
             ctl.respond,
             [box, state],

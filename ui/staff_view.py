@@ -15,6 +15,7 @@ import pandas as pd
 
 from chatbot.traces import TraceStore
 from core.errors import SupportbotError
+from ui import render
 from ui import trace_view as tv
 
 ALL_CONVERSATIONS = "(all conversations)"
@@ -103,10 +104,16 @@ class StaffController:
         return line, str(path), "Append this line to your `supportbot eval --queries` file."
 
 
-def build_staff_blocks(traces: TraceStore, *, concurrency: int = 2) -> gr.Blocks:
+def build_staff_blocks(
+    traces: TraceStore, *, concurrency: int = 2, notices: tuple[str, ...] = ()
+) -> gr.Blocks:
+    """The staff console; `notices` (the reduced-mode notice: parts that are off) head the page."""
     ctl = StaffController(traces)
     with gr.Blocks(title="Support assistant — staff console", analytics_enabled=False) as demo:
         gr.Markdown("## Staff console\nConversations, per-turn traces, feedback and handoffs.")
+        reduced_mode = render.staff_notice_markdown(notices)
+        if reduced_mode:
+            gr.Markdown(reduced_mode, elem_id="staff-reduced-mode")
         with gr.Row():
             thumbs_down = gr.Checkbox(label="Thumbs-down only", elem_id="f-thumbs-down")
             handoffs = gr.Checkbox(label="Handoffs only", elem_id="f-handoffs")

@@ -74,7 +74,8 @@ class DocSection:
 
     @property
     def key(self) -> str:
-        return f"{self.doc_id}#{self.chunk_ids[0]}" if self.chunk_ids else self.doc_id
+        base = f"{self.doc_id}#{self.chunk_ids[0]}" if self.chunk_ids else self.doc_id
+        return f"{base}/{self.heading}" if self.heading else base
 
     @property
     def label(self) -> str:
@@ -214,6 +215,21 @@ def _merge_lists(blocks: list[Block]) -> list[Block]:
     return out
 
 
+_HEADING_LINE = re.compile(r"^ {0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def _by_heading(heading: str, body: str) -> list[tuple[str, str]]:
+    """(heading, body) parts of a body cut at its markdown heading lines (one part when it has none)."""
+    marks = list(_HEADING_LINE.finditer(body))
+    if not marks:
+        return [(heading, body)]
+    parts = [(heading, body[: marks[0].start()])] if body[: marks[0].start()].strip() else []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(body)
+        parts.append((plain_text(m.group(1)), body[m.end() : end]))
+    return parts
+
+
 def sections_from_passages(passages: Iterable[Passage]) -> list[DocSection]:
     """Sections in document order (chunk order); consecutive chunks under one heading are one section."""
     by_doc: dict[str, list[Passage]] = {}
@@ -228,6 +244,23 @@ def sections_from_passages(passages: Iterable[Passage]) -> list[DocSection]:
             path = chunk.metadata.get("heading_path") or []
             if isinstance(path, (list, tuple)) and len(path) > 1:
                 heading = str(path[-1])
+            parts = _by_heading(heading, body)
+            if len(parts) > 1:  # a small document kept whole: its "## Heading" lines split it
+                for sub_heading, sub_body in parts:
+                    blocks, question = parse_blocks(sub_body)
+                    current = DocSection(
+                        doc_id,
+                        chunk.title,
+                        sub_heading,
+                        tuple(blocks),
+                        (chunk.chunk_id,),
+                        chunk.modality,
+                        chunk.metadata,
+                        chunk.rank,
+                        question,
+                    )
+                    out.append(current)
+                continue
             blocks, question = parse_blocks(body)
             rank = chunk.rank
             if current is not None and heading and current.heading == heading and not question:

@@ -250,7 +250,11 @@ def _header(title: str, path: tuple[str, ...], max_chars: int) -> str:
 
 
 def _render_all(blocks: list[Block]) -> str:
-    return "\n\n".join(block.text for block in blocks)
+    """A whole small document as one text; headings keep their markdown marks, so the answer composer
+    still sees its sections ("## Fix for the X300")."""
+    return "\n\n".join(
+        f"{'#' * block.level} {block.text}" if block.kind == "heading" else block.text for block in blocks
+    )
 
 
 def chunk_blocks(

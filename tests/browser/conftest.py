@@ -30,7 +30,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if not SAMPLE_KB.is_dir():
         pytest.skip("sample KB data/kb not present")
     import ui  # noqa: F401  (turns gradio analytics off before gradio is imported)
-    from app.serve import AppServer, open_engine
+    from app.serve import AppServer, open_engine, public_notes
     from ui.app import AppOptions, StaffLogin, build_app
 
     root = tmp_path_factory.mktemp("served")
@@ -42,6 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         queue_size=8,
         max_file_bytes=UPLOAD_LIMIT,
         notices=tuple(notices),
+        public_notes=public_notes(runtime),
     )
     server = AppServer(
         build_app(engine, runtime.settings, options, port=0, traces=runtime.traces), "127.0.0.1", 0

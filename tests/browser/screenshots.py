@@ -23,7 +23,7 @@ def capture(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from app.runtime import open_runtime
-    from app.serve import AppServer, open_engine
+    from app.serve import AppServer, open_engine, public_notes
     from core.config import Settings
     from ui.app import AppOptions, StaffLogin, build_app
 
@@ -34,7 +34,10 @@ def capture(out: Path) -> None:
             runtime.ingest(SAMPLE_KB, progress=False)
             engine, notices = open_engine(runtime)
             options = AppOptions(
-                kb_dir=SAMPLE_KB, staff=StaffLogin(STAFF_USER, STAFF_PASSWORD), notices=tuple(notices)
+                kb_dir=SAMPLE_KB,
+                staff=StaffLogin(STAFF_USER, STAFF_PASSWORD),
+                notices=tuple(notices),
+                public_notes=public_notes(runtime),
             )
             with (
                 AppServer(
