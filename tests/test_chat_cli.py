@@ -62,6 +62,7 @@ def _chat(
     return code, out, err
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_chat_answers_with_citations_and_prints_the_trace(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -86,6 +87,7 @@ def test_plain_renders_markdown_for_the_terminal() -> None:
     assert plain(text) == "Fix for the X300 [1]\n\n1. Set Backhaul band to Auto.\n• one\n\na | b\n1 | 2"
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_a_numbered_option_answers_the_question_back(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -107,6 +109,7 @@ def test_a_numbered_option_answers_the_question_back(
     assert "1. Open the R9 app.\n2. Tap Relink." in out and "**" not in out
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
 ) -> None:
@@ -119,6 +122,7 @@ def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(
     assert f"bot> {HANDOFF_MESSAGE}" in out
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_chat_with_t5_missing_and_the_flag_answers_with_the_composer_and_says_so_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -132,6 +136,7 @@ def test_chat_with_t5_missing_and_the_flag_answers_with_the_composer_and_says_so
     assert any(c["role"] == "answers" and c["used"] == "composer" for c in trace["models"])
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_chat_with_t5_missing_and_no_flag_stops_with_what_to_download(
     capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -152,6 +157,7 @@ def test_chat_without_an_index_says_to_ingest_first(
     assert code == 1 and "supportbot ingest" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_eval_reports_answers_and_turns(capsys: pytest.CaptureFixture[str], kb: Path, tmp_path: Path) -> None:
     queries = tmp_path / "q.jsonl"
     cases = [

@@ -32,6 +32,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_ingest_then_search_json(tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path / "data")
     code, out, _ = _run(
@@ -74,6 +75,7 @@ def test_missing_weights_stop_with_a_message_naming_the_file(
         (["ingest", "/no/such/kb", "--allow-missing-models"], "does not exist"),
     ],
 )
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_errors_are_one_line_with_nonzero_exit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str, kb: Path
 ) -> None:
@@ -89,6 +91,7 @@ def test_errors_are_one_line_with_nonzero_exit(
     assert err.strip().count("\n") == 0
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_search_with_a_corrupt_image_is_a_clear_error(
     tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -100,6 +103,7 @@ def test_search_with_a_corrupt_image_is_a_clear_error(
     assert code == 1 and "shot.png" in err
 
 
+@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_eval_prints_table_and_writes_json(
     tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -27,6 +27,8 @@ from retrieval.media import load_audio, load_image
 from tests.contract_embedder import EmbedderContract, sample_images, sample_texts, sample_waveforms
 from tests.tiny_models import TINY_ARCH, tiny_imagebind_embedder, tiny_imagebind_model
 
+pytestmark = pytest.mark.slow  # the ImageBind backend on a tiny real config
+
 REPO = Path(__file__).resolve().parent.parent
 
 

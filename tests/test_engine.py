@@ -1,5 +1,6 @@
-"""The conversation engine end to end over a small ingested KB (BM25 only): streaming, grounding with a
-tiny random T5, extractive citations, the trace, human handoff, session isolation and input limits."""
+"""The conversation engine over a small KB ingested into the in-memory store of `tests/fakes.py` (BM25
+only; the store is not the subject): streaming, grounding with a tiny random T5, extractive citations,
+the trace, human handoff, session isolation and input limits."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from app.runtime import Runtime, open_runtime
+from app.runtime import Runtime
 from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.engine import HANDOFF_MESSAGE, ChatEngine, EngineOptions
 from chatbot.generators.composer import ComposerGenerator
@@ -22,6 +23,7 @@ from chatbot.generators.t5 import T5Generator
 from chatbot.sessions import SessionLimits
 from core.config import Settings
 from core.errors import InputError
+from tests.fakes import fake_runtime
 from tests.tiny_t5 import tiny_t5, tiny_tokenizer, wordy_generation
 
 DOCS = {
@@ -62,7 +64,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     wordy_generation(model, tokenizer)
     t5 = T5Generator(model_obj=model, tokenizer_obj=tokenizer, device="cpu", max_new_tokens=12)
     settings = Settings(data_dir=root / "data", allow_missing_models=True, generator="extractive")
-    with open_runtime(settings, load_models=False) as runtime:
+    with fake_runtime(settings) as runtime:  # in-memory store: the store is not the subject here
         runtime.ingest(kb, progress=False)
         extractive = runtime.engine(generator=ComposerGenerator())
         t5_engine = runtime.engine(generator=t5)

@@ -18,6 +18,8 @@ from retrieval.manifest import Manifest
 from retrieval.retriever import Query
 from tests.tiny_models import tiny_imagebind_embedder
 
+pytestmark = pytest.mark.slow  # real Milvus Lite: the ingestion end to end
+
 
 def _png(path: Path, colour: tuple[int, int, int]) -> None:
     Image.new("RGB", (64, 48), colour).save(path)

@@ -13,6 +13,8 @@ from app.runtime import Runtime, open_runtime
 from core.config import Settings
 from retrieval.langchain_retriever import SupportKBRetriever
 
+pytestmark = pytest.mark.slow  # real Milvus Lite behind the LangChain adapter
+
 _state: dict[str, Runtime] = {}
 
 

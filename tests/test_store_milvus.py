@@ -27,6 +27,8 @@ from retrieval.stores.milvus_schema import TEXT_MAX_BYTES, truncate_utf8
 from retrieval.stores.protocol import DenseQuery, VectorStore
 from tests.contract_vector_store import DIM, VectorStoreContract, corpus_records, make_record, one_hot
 
+pytestmark = pytest.mark.slow  # the Milvus Lite backend itself
+
 REPO = Path(__file__).resolve().parent.parent
 
 

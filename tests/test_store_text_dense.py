@@ -18,6 +18,8 @@ from retrieval.stores.milvus import MilvusStore
 from retrieval.stores.protocol import DenseQuery
 from tests.contract_vector_store import DIM, make_record, one_hot
 
+pytestmark = pytest.mark.slow  # the Milvus Lite backend's text dense field
+
 TEXT_DIM = 4
 
 

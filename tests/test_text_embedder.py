@@ -14,6 +14,8 @@ from retrieval.embedders.factory import make_text_embedder
 from retrieval.embedders.sentence import SentenceEmbedder
 from tests.contract_text_embedder import TextEmbedderContract
 
+pytestmark = pytest.mark.slow  # the text embedder backend on a tiny real model
+
 WORDS = "router reset factory settings printer error blinking orange light refund policy damaged items"
 
 
