@@ -50,12 +50,14 @@ HUMAN_ASKED = "the customer asked for a human"
 @dataclass(frozen=True)
 class EngineStatus:
     """What the engine runs with: the generator's name (None: retrieval only), whether that is the
-    offline answer composer, whether dense retrieval is on and, when it is off, why."""
+    offline answer composer, whether dense retrieval is on and, when it is off, why, and the model
+    choice of every part."""
 
     generator: str | None
     composer: bool
     dense: bool
     dense_note: str | None
+    models: tuple[ModelChoice, ...] = ()  # what each part runs with (the reduced mode of `app.reduced`)
 
 
 class ChatEngine:
@@ -150,4 +152,5 @@ class ChatEngine:
             composer=name == "composer",
             dense=retriever.embedder is not None,
             dense_note=retriever.dense_note,
+            models=self._parts.models,
         )

@@ -112,9 +112,10 @@ def test_serve_and_demo_use_the_same_rule(
         statement = _notes(capsys.readouterr().err)
         assert len(statement) == 1 and "answers: composer instead of flan-t5-base" in statement[0]
         assert GENERATOR_FALLBACK in notices
-        assert engine.reader.transcriber is not None
-        assert engine.reader.transcriber.name == "faster-whisper:bundled-tiny.en"
-        assert {c.role for c in engine.models} == set(reduced.ALL_ROLES)
+        transcriber = runtime.input_reader().transcriber  # the reader the engine was built with
+        assert transcriber is not None
+        assert transcriber.name == "faster-whisper:bundled-tiny.en"
+        assert {c.role for c in engine.status().models} == set(reduced.ALL_ROLES)
         assert all("--allow-missing-models" not in n for n in notices)
 
 
