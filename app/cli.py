@@ -158,7 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the ingested KB folder, for previews of cited images and sounds",
     )
     serve.add_argument("--queue-size", type=int, default=32, help="most requests waiting (default 32)")
-    serve.add_argument("--concurrency", type=int, default=1, help="chat turns run at once (default 1)")
+    serve.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="chat turns run at once (default 2; screenshot and voice reading is one at a time, so "
+        "text turns are not stuck behind a heavy one)",
+    )
     _common(serve)
     _readers(serve)
     _generators(serve)

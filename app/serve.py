@@ -196,7 +196,7 @@ def serve(
     kb_dir: Path | None = None,
     ingest: bool = False,
     queue_size: int = 32,
-    concurrency: int = 1,
+    concurrency: int = 2,
     env: Mapping[str, str] | None = None,
 ) -> int:
     """Serves the chat (and, with staff credentials in `env`, the staff console) until interrupted.

@@ -29,7 +29,7 @@ from retrieval.documents.loaders import load_chunks
 from retrieval.documents.walk import KBFile, discover
 from retrieval.embedders.protocol import Embedder, TextEmbedder
 from retrieval.manifest import FileEntry, Manifest, content_hash
-from retrieval.media import load_audio, load_image
+from retrieval.media import downscale, load_audio, load_image
 from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.stores.protocol import VectorStore
@@ -299,7 +299,7 @@ class Ingestor:
             return None
         path = Path(chunk.media_path)
         if chunk.modality == "image":
-            return load_image(path, self.limits)
+            return downscale(load_image(path, self.limits))
         return load_audio(path, self.limits)
 
     def _with_reading(self, chunk: Chunk, media: object) -> Chunk:

@@ -12,6 +12,7 @@ absent: then the turn goes on without them and `notes` says so.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,15 @@ from core.errors import InputError, ModelMissingError
 from core.sanitise import clean_text
 from retrieval import sounds
 from retrieval.asr.protocol import Transcriber, Transcript
-from retrieval.media import load_audio, load_image
+from retrieval.media import downscale, load_audio, load_image
 from retrieval.ocr.fields import search_text
 from retrieval.ocr.protocol import OcrResult, ScreenshotReader
 from retrieval.retriever import Query
 
 log = logging.getLogger(__name__)
+# One screenshot read or voice note transcribed at a time, process-wide: with the web app running
+# several turns at once, a customer's heavy turn waits here while text-only turns go past it.
+HEAVY_READS = threading.BoundedSemaphore(1)
 
 MediaSource = Path | bytes
 
@@ -145,8 +149,9 @@ class InputReader:
         sound: str | None = None
         screen_text = ""
         if image is not None:
-            picture = load_image(image, self.limits, name=image_name)
-            ocr_result = self._ocr(picture, notes, timings)
+            picture = downscale(load_image(image, self.limits, name=image_name))
+            with HEAVY_READS:
+                ocr_result = self._ocr(picture, notes, timings)
             screen_text = search_text(ocr_result) if ocr_result is not None else ""
             if ocr_result is not None and not ocr_result.empty:
                 f = ocr_result.fields
@@ -154,7 +159,8 @@ class InputReader:
                 extra.extend(f.error_codes + f.versions + f.products)
         if audio is not None:
             wave = load_audio(audio, self.limits, name=audio_name)
-            transcript = self._transcribe(wave, notes, timings)
+            with HEAVY_READS:
+                transcript = self._transcribe(wave, notes, timings)
             if transcript is not None and transcript.text.strip():
                 text = f"{text} {transcript.text.strip()}".strip()
             else:

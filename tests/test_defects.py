@@ -460,3 +460,64 @@ def test_defect_13_refused_turns_past_the_limit_do_not_grow_the_chat_state(tmp_p
         }
         sizes.append(len(state.messages))
     assert sizes == [101] * 10
+
+
+# --- defect 11: one big screenshot stalled everyone ----------------------------------------------------
+
+
+class RecordingOcr:
+    """Fake OCR (not the subject): records the size it was given; optionally blocks until released."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sizes: list[tuple[int, int]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def load(self) -> None:
+        return None
+
+    def read(self, image: Image.Image) -> Any:
+        from retrieval.ocr.fields import build_result
+
+        self.sizes.append(image.size)
+        self.entered.set()
+        assert self.release.wait(timeout=60)
+        return build_result([], "recording", ())
+
+
+@pytest.mark.slow
+def test_defect_11_a_huge_screenshot_is_downscaled_before_ocr(tmp_path: Path) -> None:
+    from retrieval.media import MAX_READ_PIXELS
+
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (7700, 5150), "white").save(path, compress_level=1)  # 39.7 MP, under the limit
+    ocr = RecordingOcr()
+    InputReader(Limits(), ocr=ocr).read("what does this say?", image=path)
+    [(width, height)] = ocr.sizes
+    assert width * height <= MAX_READ_PIXELS and abs(width / height - 7700 / 5150) < 0.01
+
+
+def test_defect_11_a_text_turn_is_not_stuck_behind_a_heavy_read() -> None:
+    import threading
+
+    ocr = RecordingOcr()
+    ocr.release.clear()
+    reader = InputReader(Limits(), ocr=ocr)
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(png, format="PNG")
+    heavy = threading.Thread(target=lambda: reader.read("", image=png.getvalue()), daemon=True)
+    heavy.start()
+    assert ocr.entered.wait(timeout=30)  # the screenshot is being read (and holds the heavy slot)
+    text = reader.read("how do I reset my router?")  # goes past it, in another thread's turn
+    assert text.query.text == "how do I reset my router?" and heavy.is_alive()
+    ocr.release.set()
+    heavy.join(timeout=30)
+    assert not heavy.is_alive()
+    from ui.app import AppOptions
+
+    assert AppOptions().concurrency >= 2  # the app runs turns side by side (it ran one at a time)

@@ -74,7 +74,7 @@ class AppOptions:
     kb_dir: Path | None = None
     staff: StaffLogin | None = None
     queue_size: int = 32
-    concurrency: int = 1
+    concurrency: int = 2
     staff_concurrency: int = 2
     max_file_bytes: int | None = None
     notices: tuple[str, ...] = ()  # the operator's reduced-mode notices: staff console (and the log)
