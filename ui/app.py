@@ -30,6 +30,7 @@ from ui.chat_view import ChatConfig, build_chat_blocks
 from ui.kb_files import KBFiles, add_kb_route
 from ui.login_throttle import LoginThrottle, ThrottledLogin
 from ui.staff_view import build_staff_blocks
+from ui.uploads import DEFAULT_CAP_BYTES, UploadGuard, UploadRegistry
 
 ENV_STAFF_USER = "SUPPORTBOT_STAFF_USER"
 ENV_STAFF_PASSWORD = "SUPPORTBOT_STAFF_PASSWORD"
@@ -80,6 +81,7 @@ class AppOptions:
     notices: tuple[str, ...] = ()  # the operator's reduced-mode notices: staff console (and the log)
     public_notes: tuple[str, ...] = ()  # the public page's neutral line(s), in customer words
     login_throttle: LoginThrottle | None = None
+    upload_cap_bytes: int = DEFAULT_CAP_BYTES
 
     def __post_init__(self) -> None:
         if self.queue_size < 1 or self.concurrency < 1 or self.staff_concurrency < 1:
@@ -164,7 +166,9 @@ def build_app(
             STAFF_PATH + "/{rest:path}", disabled, methods=["GET", "POST"], include_in_schema=False
         )
 
-    config = ChatConfig(kb, roots, options.notices, options.public_notes)
+    uploads = UploadRegistry(roots[0], options.upload_cap_bytes)
+    app.add_middleware(UploadGuard, registry=uploads)
+    config = ChatConfig(kb, roots, options.notices, options.public_notes, uploads)
     chat = build_chat_blocks(engine, config, concurrency=options.concurrency)
     chat.queue(max_size=options.queue_size, default_concurrency_limit=options.concurrency)
     # show_error: the handlers turn their own failures into customer-worded replies, so what reaches

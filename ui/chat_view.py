@@ -25,6 +25,7 @@ from chatbot.sessions import new_session_id
 from core.errors import InputError, SupportbotError
 from core.sanitise import clean_text
 from ui import render
+from ui.uploads import UploadRegistry, session_of
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class ChatState:
     last_turn_id: int | None = None
     rated_turn_id: int | None = None
     reader_notices: list[str] = field(default_factory=list)
+    owner: str = ""  # the browser session (cookie) this conversation belongs to
 
     def ensure_session(self) -> str:
         if not self.session_id:
@@ -79,6 +81,7 @@ class ChatConfig:
     public: tuple[
         str, ...
     ] = ()  # customer lines for the banner ("Answers are quoted from our help articles.")
+    uploads: UploadRegistry | None = None  # served: uploads and conversations bound to the cookie
 
 
 def _message_parts(message: Any) -> tuple[str, list[str]]:
@@ -90,6 +93,12 @@ def _message_parts(message: Any) -> tuple[str, list[str]]:
         files = [f if isinstance(f, str) else str(f.get("path", "")) for f in message.get("files") or []]
         return clean_text(str(message.get("text") or "")), [clean_text(f) for f in files if f]
     raise InputError("the message must be text or {'text': ..., 'files': [...]}")
+
+
+def _session(request: gr.Request | None) -> str | None:
+    if request is None:
+        return None
+    return session_of(request.headers.get("cookie"))
 
 
 class ChatController:
@@ -107,15 +116,31 @@ class ChatController:
         text = self.banner_text(state)
         return gr.Markdown(value=text, visible=bool(text))
 
-    def attachments(self, files: Sequence[str]) -> tuple[Path | None, Path | None]:
-        """(image, audio) from the uploaded files; refuses files that were not uploaded to this app."""
+    def own(self, state: ChatState | None, request: gr.Request | None) -> ChatState:
+        """The state if it belongs to this browser session; a fresh one if it belongs to another
+        (a client reusing someone's session_hash sees nothing of their conversation)."""
+        state = state if state is not None else ChatState()
+        if self.config.uploads is None:
+            return state
+        session = _session(request) or ""
+        if state.owner and state.owner != session:
+            return ChatState(owner=session)
+        state.owner = session
+        return state
+
+    def attachments(
+        self, files: Sequence[str], session: str | None = None
+    ) -> tuple[Path | None, Path | None]:
+        """(image, audio) from the uploaded files; refuses files that were not uploaded to this app
+        (served: by this browser session)."""
         image = audio = None
         roots = [r.resolve() for r in self.config.upload_roots]
         for name in files:
             path = Path(name).resolve()
-            if not any(path.is_relative_to(root) for root in roots) or not path.is_file():
+            owned = self.config.uploads is None or self.config.uploads.owned_by(session, path)
+            if not any(path.is_relative_to(root) for root in roots) or not path.is_file() or not owned:
                 raise InputError(
-                    f"attachment {Path(name).name!r} was not uploaded to this app; attach it again"
+                    f"attachment {Path(name).name!r} was not uploaded in this conversation; attach it again"
                 )
             suffix = path.suffix.lower()
             if suffix in render.IMAGE_SUFFIXES and image is None:
@@ -130,14 +155,33 @@ class ChatController:
         return image, audio
 
     def respond(
-        self, message: Any, state: ChatState | None
+        self, message: Any, state: ChatState | None, request: gr.Request | None = None
     ) -> Iterator[tuple[list[dict[str, Any]], Any, ChatState, dict[str, Any], Any]]:
-        """Streams (history, message box, state, turn summary, banner) while the answer grows."""
-        state = state if state is not None else ChatState()
+        """Streams (history, message box, state, turn summary, banner) while the answer grows; the
+        turn's uploads are deleted when it ends."""
+        state = self.own(state, request)
+        files: list[str] = []
+        try:
+            try:
+                text, files = _message_parts(message)
+            except SupportbotError as exc:
+                state.add([render.error_message(str(exc))])
+                yield state.snapshot(), None, state, {"error": str(exc)}, self.banner(state)
+                return
+            yield from self._respond(text, files, state, _session(request))
+        finally:  # this session's uploads only: someone else's path sent here is left alone
+            uploads, session = self.config.uploads, _session(request)
+            if uploads is not None:
+                for name in files:
+                    if uploads.owned_by(session, name):
+                        uploads.release(name)
+
+    def _respond(
+        self, text: str, files: list[str], state: ChatState, session: str | None
+    ) -> Iterator[tuple[list[dict[str, Any]], Any, ChatState, dict[str, Any], Any]]:
         session_id = state.ensure_session()
         try:
-            text, files = _message_parts(message)
-            image, audio = self.attachments(files)
+            image, audio = self.attachments(files, session)
         except SupportbotError as exc:
             state.add([render.error_message(str(exc))])
             yield state.snapshot(), None, state, {"error": str(exc)}, self.banner(state)
@@ -195,16 +239,18 @@ class ChatController:
         yield state.snapshot(), None, state, render.turn_summary(trace, result.turn_id), self.banner(state)
 
     def choose(
-        self, state: ChatState | None, data: gr.SelectData
+        self, state: ChatState | None, data: gr.SelectData, request: gr.Request | None = None
     ) -> Iterator[tuple[list[dict[str, Any]], Any, ChatState, dict[str, Any], Any]]:
         """A button under the bot's message (a question back's option, the offer of a person) is the
         customer's reply, as if typed."""
         value = data.value if isinstance(data.value, str) else str(getattr(data, "value", "") or "")
-        yield from self.respond(value, state)
+        yield from self.respond(value, state, request)
 
-    def like(self, state: ChatState | None, data: gr.LikeData) -> tuple[ChatState, str | None, str]:
+    def like(
+        self, state: ChatState | None, data: gr.LikeData, request: gr.Request | None = None
+    ) -> tuple[ChatState, str | None, str]:
         """Built-in thumbs on an answer: stored at once; the comment box then refers to that answer."""
-        state = state if state is not None else ChatState()
+        state = self.own(state, request)
         index = data.index[0] if isinstance(data.index, (tuple, list)) else data.index
         turn_id = state.turn_of_message.get(int(index))
         if turn_id is None or not state.session_id:
@@ -220,10 +266,10 @@ class ChatController:
         )
 
     def feedback(
-        self, rating: str | None, comment: str, state: ChatState | None
+        self, rating: str | None, comment: str, state: ChatState | None, request: gr.Request | None = None
     ) -> tuple[str, str, ChatState]:
         """(status, cleared comment box, state): rates the answer last thumbed, else the latest answer."""
-        state = state if state is not None else ChatState()
+        state = self.own(state, request)
         turn_id = state.rated_turn_id or state.last_turn_id
         if turn_id is None or not state.session_id:
             return "There is no answer to rate yet.", comment, state
@@ -237,25 +283,31 @@ class ChatController:
         state.rated_turn_id = None
         return "Thank you — your feedback was saved.", "", state
 
-    def human(self, state: ChatState | None) -> tuple[list[dict[str, Any]], ChatState]:
+    def human(
+        self, state: ChatState | None, request: gr.Request | None = None
+    ) -> tuple[list[dict[str, Any]], ChatState]:
         """ "I want a human": the latest turn gets a handoff packet; the same handoff message is shown."""
-        state = state if state is not None else ChatState()
+        state = self.own(state, request)
         session_id = state.ensure_session()
         self.engine.request_human(session_id, state.last_turn_id)
         state.add([{"role": "user", "content": "I want to talk to a human."}, render.handoff_message()])
         return state.messages, state
 
-    def new_conversation(self, state: ChatState | None) -> tuple[list[dict[str, Any]], ChatState, str, Any]:
-        if state is not None and state.session_id:
+    def new_conversation(
+        self, state: ChatState | None, request: gr.Request | None = None
+    ) -> tuple[list[dict[str, Any]], ChatState, str, Any]:
+        state = self.own(state, request)
+        if state.session_id:
             self.engine.end_session(state.session_id)
-        fresh = ChatState()
+        fresh = ChatState(owner=state.owner)
         return fresh.messages, fresh, "", self.banner(fresh)
 
 
 def build_chat_blocks(engine: ChatEngine, config: ChatConfig, *, concurrency: int = 1) -> gr.Blocks:
     """The customer chat page. `concurrency`: chat turns running at once (they run the models)."""
     ctl = ChatController(engine, config)
-    with gr.Blocks(title="Support assistant", analytics_enabled=False) as demo:
+    # delete_cache: whatever the turns did not delete (abandoned uploads) expires after an hour.
+    with gr.Blocks(title="Support assistant", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "## Support assistant\nAsk about your devices, orders and account. Answers cite our documents."
         )

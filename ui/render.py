@@ -163,8 +163,9 @@ def understanding_message(inputs: InputsRecord) -> Message | None:
 
 
 def user_message(text: str, attachments: Sequence[Path]) -> list[Message]:
-    """The customer's turn as chat messages: attachments first (shown as media), then the text."""
-    out: list[Message] = [{"role": "user", "content": file_content(p)} for p in attachments]
+    """The customer's turn as chat messages: attachments first (by name: uploads are deleted after
+    the turn and never served back), then the text."""
+    out: list[Message] = [{"role": "user", "content": f"📎 {p.name}"} for p in attachments]
     if text.strip():
         out.append({"role": "user", "content": text})
     return out

@@ -141,7 +141,8 @@ def test_screenshot_upload_is_read_and_answered(page: Any, served: Served) -> No
     assert row.trace.inputs.image_name == "e42_mesh_link.png"
     assert "E-42" in row.trace.inputs.ocr.text
     page.get_by_text("How I read your message").first.wait_for()
-    assert page.locator("#chat [data-testid='user'] img").count() >= 1  # the customer sees their screenshot
+    # the customer sees which file they sent (by name: uploads are deleted after the turn)
+    assert "📎 e42_mesh_link.png" in page.locator("#chat").inner_text()
 
 
 def test_voice_note_upload_is_transcribed(page: Any, served: Served) -> None:
