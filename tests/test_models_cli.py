@@ -200,6 +200,10 @@ def test_import_from_a_folder_an_archive_and_refusals(
 
 
 def test_unknown_and_bundled_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from core.catalogue import DOWNLOADABLE, FULL_PRODUCT
+
+    assert set(FULL_PRODUCT) <= set(DOWNLOADABLE)
+    assert all(len(spec(n).revision) == 40 for n in DOWNLOADABLE if spec(n).source == "hub")
     code, _, err = _run(capsys, "models", "download", "gpt-9", "--model-dir", str(tmp_path))
     assert code == 1 and "known models:" in err and "flan-t5-base" in err
     code, _, err = _run(capsys, "models", "download", "bundled-tiny.en", "--model-dir", str(tmp_path))
