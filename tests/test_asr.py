@@ -29,6 +29,8 @@ from retrieval.asr.protocol import (
     confidence_of,
     samples_for_whisper,
 )
+from tests.contract_transcriber import TranscriberContract
+from tests.contract_transcriber import check_transcript as _check_transcript
 
 RATE = 16_000
 SENTENCE = "my router keeps beeping and the light is red"
@@ -107,19 +109,6 @@ def _tone(seconds: float = 3.0) -> Waveform:
 
 def _silence(seconds: float = 2.0) -> Waveform:
     return Waveform(np.zeros(int(seconds * RATE), dtype=np.float32), RATE)
-
-
-def _check_transcript(result: Transcript, duration: float, model_name: str) -> None:
-    assert isinstance(result, Transcript)
-    assert result.model == model_name
-    assert result.duration_s == pytest.approx(duration)
-    assert 0.0 <= result.confidence <= 1.0
-    assert result.text == " ".join(s.text for s in result.segments if s.text)
-    previous_start = 0.0
-    for segment in result.segments:
-        assert 0.0 <= segment.start <= segment.end <= duration + 1e-6
-        assert segment.start >= previous_start
-        previous_start = segment.start
 
 
 # --- the contract (no model) ----------------------------------------------------------------------------
@@ -317,6 +306,28 @@ def test_real_model_load_twice_and_rate_check(tiny_en: FasterWhisperTranscriber)
     assert tiny_en._model is inner
     with pytest.raises(InputError, match="16000 Hz"):
         tiny_en.transcribe(Waveform(np.zeros(44_100, np.float32), 44_100))
+
+
+class TestFasterWhisperContract(TranscriberContract):
+    @pytest.fixture
+    def transcriber(self, tiny_en: FasterWhisperTranscriber) -> FasterWhisperTranscriber:
+        return tiny_en
+
+    @pytest.fixture
+    def spoken(self, speak: Any) -> Waveform:
+        return speak(SENTENCE)
+
+
+class TestOpenAIWhisperContract(TranscriberContract):
+    @pytest.fixture
+    def transcriber(self) -> OpenAIWhisperTranscriber:
+        transcriber = OpenAIWhisperTranscriber("random-tiny", model_obj=_random_whisper())
+        transcriber.load()
+        return transcriber
+
+    @pytest.fixture
+    def spoken(self, speak: Any) -> Waveform:
+        return speak("the screen stays black")
 
 
 # --- openai-whisper plumbing with a random model --------------------------------------------------------

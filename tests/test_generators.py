@@ -23,6 +23,8 @@ from chatbot.generators.t5 import T5Generator
 from core.config import Settings
 from core.errors import ConfigError, InputError, ModelMissingError
 from core.types import Hit
+from tests.contract_generator import GeneratorContract
+from tests.fakes import ScriptedGenerator
 from tests.tiny_t5 import save_tiny_t5, tiny_tokenizer
 
 RESET = Evidence(
@@ -48,6 +50,32 @@ def tokenizer() -> Any:
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_t5(tmp_path_factory.mktemp("tiny") / "tiny-t5", wordy=True)
+
+
+class TestComposerContract(GeneratorContract):
+    NAME = "composer"
+
+    @pytest.fixture
+    def generator(self) -> ComposerGenerator:
+        return ComposerGenerator()
+
+
+class TestTinyT5Contract(GeneratorContract):
+    NAME = "t5"
+
+    @pytest.fixture
+    def generator(self, tiny_dir: Path) -> T5Generator:
+        return T5Generator(str(tiny_dir), device="cpu", max_new_tokens=12)
+
+
+class TestScriptedGeneratorContract(GeneratorContract):
+    """The fake of `tests/fakes.py` keeps the same contract as the real backends."""
+
+    NAME = "scripted"
+
+    @pytest.fixture
+    def generator(self) -> ScriptedGenerator:
+        return ScriptedGenerator({"reset": "Hold the reset button for ten seconds [1]."})
 
 
 def test_request_validation() -> None:

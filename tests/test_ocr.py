@@ -1,31 +1,24 @@
-"""Tests of screenshot reading: the support-field parser, result assembly, the reader factory and the
-RapidOCR / Tesseract backends on rendered error dialogs and the real ABCD screenshot."""
+"""Tests of screenshot reading: the support-field parser, result assembly, the reader factory, and the
+RapidOCR / Tesseract backends, each run through the one `ScreenshotReader` contract
+(`tests/contract_screenshot_reader.py`: rendered error dialogs, blank images, the real ABCD screenshot)."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from core.config import Settings
 from core.errors import ConfigError, InputError, ModelMissingError
 from retrieval.ocr.factory import DEFAULT_READER, make_reader
 from retrieval.ocr.fields import build_result, normalise_error_code, parse_fields, reading_order
-from retrieval.ocr.protocol import OcrLine, OcrOptions, OcrResult, ScreenshotFields, ScreenshotReader, to_rgb
+from retrieval.ocr.protocol import OcrLine, OcrOptions, ScreenshotFields, ScreenshotReader, to_rgb
 from retrieval.ocr.rapidocr import RapidOcrReader
 from retrieval.ocr.tesseract import TesseractReader
+from tests.contract_screenshot_reader import FAQ_SCREENSHOT, PRODUCTS, ScreenshotReaderContract
 
-SHARED_EVAL = Path(__file__).parents[1].parent / "shared" / "eval"
-FAQ_SCREENSHOT = SHARED_EVAL / "abcd" / "images" / "faq_screenshot.png"
-FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-)
-PRODUCTS = ("Aeris Home", "X200")
 HAS_TESSERACT = shutil.which("tesseract") is not None
 
 
@@ -294,27 +287,6 @@ def test_factory() -> None:
 # --- engines -----------------------------------------------------------------------------------------
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    for path in FONT_CANDIDATES:
-        if path.is_file():
-            return ImageFont.truetype(str(path), size)
-    pytest.skip("no DejaVu TTF font (apt-get install -y fonts-dejavu-core)")
-
-
-def render_error_dialog() -> Image.Image:
-    """An app error screen: dark title bar with the app and version, the error code and a message."""
-    font = _font(16)
-    image = Image.new("RGB", (360, 190), (210, 210, 210))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((10, 10, 350, 180), fill=(245, 245, 245))
-    draw.rectangle((10, 10, 350, 44), fill=(52, 58, 64))
-    draw.text((22, 18), "Aeris Home 4.2.1", font=font, fill=(255, 255, 255))
-    draw.text((22, 64), "Error E-42", font=font, fill=(180, 20, 20))
-    draw.text((22, 96), "Could not reach the X200 hub.", font=font, fill=(20, 20, 20))
-    draw.text((22, 134), "Try again", font=font, fill=(20, 20, 20))
-    return image
-
-
 @pytest.fixture(scope="module")
 def rapid() -> RapidOcrReader:
     reader = RapidOcrReader(OcrOptions(known_products=PRODUCTS))
@@ -323,25 +295,28 @@ def rapid() -> RapidOcrReader:
 
 
 @pytest.fixture(scope="module")
-def tesseract() -> Iterator[TesseractReader]:
+def tesseract() -> TesseractReader:
     if not HAS_TESSERACT:
         pytest.skip("tesseract binary absent (apt-get install -y tesseract-ocr)")
     reader = TesseractReader(OcrOptions(known_products=PRODUCTS))
     reader.load()
-    yield reader
+    return reader
 
 
-def _check_dialog(result: OcrResult, engine: str) -> None:
-    assert result.engine == engine
-    assert "E-42" in result.fields.error_codes
-    assert "4.2.1" in result.fields.versions
-    assert result.fields.products[:2] == ("Aeris Home", "X200")
-    assert "Could not reach" in result.text
-    assert 0.8 < result.confidence <= 1.0
-    assert all(
-        0 <= line.box[0] <= line.box[2] <= 360 and 0 <= line.box[1] <= line.box[3] <= 190
-        for line in result.lines
-    )
+class TestRapidOcrContract(ScreenshotReaderContract):
+    ENGINE = "rapidocr"
+
+    @pytest.fixture
+    def reader(self, rapid: RapidOcrReader) -> RapidOcrReader:
+        return rapid
+
+
+class TestTesseractContract(ScreenshotReaderContract):
+    ENGINE = "tesseract"
+
+    @pytest.fixture
+    def reader(self, tesseract: TesseractReader) -> TesseractReader:
+        return tesseract
 
 
 def test_rapidocr_loads_bundled_models_without_download(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -363,53 +338,16 @@ def test_rapidocr_missing_models_say_what_to_do(tmp_path: Path) -> None:
         RapidOcrReader(model_dir=tmp_path).load()
 
 
-def test_rapidocr_reads_error_dialog(rapid: RapidOcrReader) -> None:
-    _check_dialog(rapid.read(render_error_dialog()), "rapidocr")
-
-
-def test_rapidocr_reads_rgba_input(rapid: RapidOcrReader) -> None:
-    result = rapid.read(render_error_dialog().convert("RGBA"))
-    assert "E-42" in result.fields.error_codes
-
-
-def test_rapidocr_blank_image(rapid: RapidOcrReader) -> None:
-    result = rapid.read(Image.new("RGB", (320, 200), "white"))
-    assert (result.text, result.lines, result.confidence) == ("", (), 0.0)
-    assert result.fields.empty
-
-
 @pytest.mark.slow
 def test_rapidocr_reads_abcd_faq_screenshot(rapid: RapidOcrReader) -> None:
     if not FAQ_SCREENSHOT.is_file():
         pytest.skip("../shared/eval is not present (only in the team's workplace)")
     with Image.open(FAQ_SCREENSHOT) as image:
         result = rapid.read(image.convert("RGB"))
-    assert "Silver" in result.text
+    assert "Silver" in result.text  # also in the contract; RapidOCR reads this screenshot exactly
     assert "benefits" in result.text
     assert "I'm a Silver level member, what" in result.text
     assert result.confidence > 0.9
-
-
-@pytest.mark.skipif(not HAS_TESSERACT, reason="tesseract binary absent (apt-get install -y tesseract-ocr)")
-def test_tesseract_reads_error_dialog(tesseract: TesseractReader) -> None:
-    _check_dialog(tesseract.read(render_error_dialog()), "tesseract")
-
-
-@pytest.mark.skipif(not HAS_TESSERACT, reason="tesseract binary absent (apt-get install -y tesseract-ocr)")
-def test_tesseract_blank_image(tesseract: TesseractReader) -> None:
-    result = tesseract.read(Image.new("RGB", (320, 200), "white"))
-    assert (result.text, result.lines, result.confidence) == ("", (), 0.0)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not HAS_TESSERACT, reason="tesseract binary absent (apt-get install -y tesseract-ocr)")
-def test_tesseract_reads_abcd_faq_screenshot(tesseract: TesseractReader) -> None:
-    if not FAQ_SCREENSHOT.is_file():
-        pytest.skip("../shared/eval is not present (only in the team's workplace)")
-    with Image.open(FAQ_SCREENSHOT) as image:
-        result = tesseract.read(image)
-    assert "Silver" in result.text
-    assert "benefits" in result.text
 
 
 def test_tesseract_missing_binary_says_how_to_install() -> None:
