@@ -29,6 +29,7 @@ from chatbot.answer_step import (
     pending_reply,
     plan_answer,
 )
+from chatbot.answers.compose import plan_hint
 from chatbot.answers.scope import Scoper
 from chatbot.answers.wording import CONTINUE, NO_GENERATOR, OFFER_BUTTONS, branch_question, refusal
 from chatbot.generators.protocol import GenerationRequest, evidence_from_hits
@@ -183,6 +184,7 @@ class TurnTask:
             history=session.recent_history(self.options.limits),
             evidence=evidence,
             plan=out.plan if out.plan.items else None,
+            hint=plan_hint(out.plan) if out.plan.items else "",
         )
         answer_stream = generator.stream(request)
         so_far = ""

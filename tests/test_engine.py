@@ -131,6 +131,8 @@ def test_t5_prompt_in_the_trace_is_the_exact_model_input(kit: Kit) -> None:
     result = kit.t5.turn("t5-prompt", "how long do refunds take?").finish()
     prompt = result.trace.generation.input
     assert "question: how long do refunds take?" in prompt and "Refunds are paid" in prompt
+    assert "plan: fact from [1] Refunds" in prompt, "the composer's plan feeds T5: kind and section"
+    assert prompt.index("[1] ") < prompt.index("Refunds are paid"), "the planned section is passage [1]"
     tokens = kit.t5_generator._tokenizer(prompt)["input_ids"]
     assert len(tokens) <= kit.t5_generator.max_input_tokens
 

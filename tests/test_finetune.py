@@ -19,6 +19,7 @@ from chatbot.finetune.data import (
 from chatbot.finetune.metrics import citation_accuracy, citation_correct, lcs_length, rouge_l
 from chatbot.finetune.train import FinetuneOptions, finetune, latest_checkpoint, split_examples
 from chatbot.generators.grounding import parse_citations
+from chatbot.generators.prompt import build_prompt
 from chatbot.generators.protocol import ABSTAIN_TEXT
 from core.errors import ConfigError, InputError
 from core.types import Chunk
@@ -199,7 +200,7 @@ def test_kb_examples_from_faq_rows_and_sections() -> None:
         metadata={"kind": "document"},
     )
     examples = kb_examples([faq, section, other], distractors=1, abstentions=4, seed=1)
-    by_question = {e.question: e for e in examples if not e.abstention}
+    by_question = {e.question: e for e in examples if not e.abstention and not e.hint}
     reset = by_question["How do I reset my X200?"]
     (n,) = parse_citations(reset.answer)
     assert reset.answer.startswith(RESET) and reset.evidence[n - 1].text.startswith("Q: How do I reset")
@@ -321,3 +322,58 @@ def test_data_command_converts_a_bitext_csv(tmp_path: Path) -> None:
     examples = load_examples(out)
     assert len(examples) == 3
     assert all("{{" not in e.answer for e in examples)
+
+
+def _q7_chunks() -> list[Chunk]:
+    meta = {"kind": "document", "products": ["R1", "R9"], "entities": ["R1", "R9"]}
+    texts = [
+        ("Error Q-7", "Error Q-7\n\nQ-7 means the link to the router is lost."),
+        (
+            "Fix for the R1",
+            "Error Q-7 > Fix for the R1\n\n1. Press **Link** on the R1.\n2. Wait two minutes.",
+        ),
+        ("Fix for the R9", "Error Q-7 > Fix for the R9\n\n1. Open the R9 app.\n2. Tap **Relink**."),
+    ]
+    chunks = [
+        Chunk(
+            "q7.md", i, "text", text, text, "q7.md", "Error Q-7", metadata={**meta, "heading_path": ["Q", h]}
+        )
+        for i, (h, text) in enumerate(texts)
+    ]
+    row = "Q: Can the R9 use the R1 adapter?\nA: No. The R9 needs the AD-19 adapter."
+    faq = Chunk(
+        "faq.csv#row-1", 0, "text", row, "", "faq.csv", "Can the R9 use the R1 adapter?",
+        metadata={"kind": "table", "products": ["R9"]},
+    )  # fmt: skip
+    return [*chunks, faq]
+
+
+def test_kb_examples_in_the_composers_shapes_with_the_plan_hint() -> None:
+    examples = kb_examples(_q7_chunks(), distractors=1, abstentions=2, seed=3)
+    shaped = {e.question: e for e in examples if e.hint}
+    asked = shaped["How do I fix Error Q-7?"]
+    assert asked.hint == "ask back" and asked.answer.endswith("**R1**, or **R9**?"), "a question back"
+    steps = shaped["How do I fix Error Q-7? R9"]
+    assert steps.answer == "**Fix for the R9** [1]\n\n1. Open the R9 app.\n2. Tap **Relink**."
+    assert steps.hint == "steps from [1] Error Q-7 > Fix for the R9"
+    yes_no = shaped["Can the R9 use the R1 adapter?"]
+    assert yes_no.answer.startswith("No. The R9 needs the AD-19 adapter.") and yes_no.hint.startswith(
+        "yes/no"
+    )
+    assert sum(e.answer == ABSTAIN_TEXT for e in examples) == 2, "refusals"
+    prompt = build_prompt(steps.request()).text
+    assert "plan: steps from [1] Error Q-7 > Fix for the R9" in prompt, "the same plan T5 sees at chat time"
+    assert Example.from_dict(steps.to_dict()) == steps
+
+
+def test_tiny_t5_finetunes_on_the_shaped_examples(tmp_path: Path) -> None:
+    examples = [e for e in kb_examples(_q7_chunks(), distractors=1, abstentions=2, seed=3)]
+    train_file = tmp_path / "train.jsonl"
+    write_examples(train_file, examples)
+    base = save_tiny_t5(tmp_path / "base", extra_texts=[e.answer for e in examples])
+    options = FinetuneOptions(
+        train_file, tmp_path / "out", base_model=str(base), epochs=1, batch_size=4, lr=3e-3, max_steps=3,
+        seed=1, device="cpu", max_new_tokens=8, warmup_fraction=0.0,
+    )  # fmt: skip
+    report = finetune(options, progress=False)
+    assert report.steps == 3 and report.train_loss_first is not None

@@ -22,6 +22,15 @@ def plan_evidence(plan: AnswerPlan) -> tuple[Evidence, ...]:
     )
 
 
+def plan_hint(plan: AnswerPlan) -> str:
+    """The plan in a few words for T5's input: per question, the answer kind and the section it cites."""
+    numbers = _number(plan)
+    return "; ".join(
+        f"{item.kind.replace('_', '/')} from [{numbers[item.section.key]}] {item.section.label}"
+        for item in plan.items
+    )
+
+
 def _number(plan: AnswerPlan) -> dict[str, int]:
     return {s.key: n for n, s in enumerate(plan.sections, start=1)}
 
@@ -29,7 +38,8 @@ def _number(plan: AnswerPlan) -> dict[str, int]:
 def _part(item: PlanItem, n: int) -> str:
     cite = f"[{n}]"
     blocks = list(item.blocks)
-    if item.kind == "steps" or blocks[0].kind != "paragraph":
+    listed = any(b.kind != "paragraph" for b in blocks)
+    if listed or (item.kind == "steps" and len(blocks) > 1):
         heading = item.section.heading or item.section.title
         head = f"**{heading}** {cite}"
         return "\n\n".join([head, *(b.markdown() for b in blocks)])

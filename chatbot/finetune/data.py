@@ -6,7 +6,10 @@ cites them as [n]. An abstention example cites nothing and answers ABSTAIN_TEXT.
 
 * `chatbot.finetune.bitext.bitext_to_examples` turns the Bitext customer-support CSV into examples.
 * `kb_examples` writes question/answer examples from knowledge-base chunks (FAQ rows and document
-  sections), plus abstentions (out-of-scope questions, and in-scope ones whose passage is missing).
+  sections), examples in the answer composer's shapes (numbered steps, yes/no first, definitions,
+  questions back and the replies that resolve them; `chatbot.finetune.shapes`, with the plan hint
+  T5 sees at chat time), plus abstentions (out-of-scope questions, in-scope ones whose passage is
+  missing).
   `kb_training_file` (also `python -m chatbot.finetune.make_data KB_DIR OUT.jsonl`) writes them to a file.
 """
 
@@ -21,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.answers.sections import passage_body, split_sentences
+from chatbot.finetune.shapes import composer_examples
 from chatbot.generators.grounding import parse_citations
 from chatbot.generators.protocol import ABSTAIN_TEXT, Evidence, GenerationRequest
 from core.errors import InputError
 from core.types import Chunk
 
-KNOWN_KEYS = frozenset({"question", "history", "evidence", "answer", "id", "source"})
+KNOWN_KEYS = frozenset({"question", "history", "evidence", "answer", "id", "source", "hint"})
 MAX_PASSAGE_WORDS = 120
 ANSWER_SENTENCES = 3
 ANSWER_WORDS = 70
@@ -85,6 +89,7 @@ class Example:
     evidence: tuple[Passage, ...]
     answer: str
     history: tuple[str, ...] = ()
+    hint: str = ""  # the answer plan the engine gives T5 ("steps from [1] Title > Heading")
 
     def __post_init__(self) -> None:
         if not self.question.strip():
@@ -107,7 +112,7 @@ class Example:
         evidence = tuple(
             Evidence(i, f"example-passage-{i}", p.text, p.title) for i, p in enumerate(self.evidence, start=1)
         )
-        return GenerationRequest(self.question, self.history, evidence)
+        return GenerationRequest(self.question, self.history, evidence, hint=self.hint)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"question": self.question}
@@ -115,6 +120,8 @@ class Example:
             out["history"] = list(self.history)
         out["evidence"] = [{"title": p.title, "text": p.text} if p.title else p.text for p in self.evidence]
         out["answer"] = self.answer
+        if self.hint:
+            out["hint"] = self.hint
         return out
 
     @classmethod
@@ -145,7 +152,10 @@ class Example:
                 )
             if not passages[-1].text.strip():
                 raise InputError(f"evidence passage {index} is empty")
-        return cls(obj["question"], tuple(passages), obj["answer"], tuple(history))
+        hint = obj.get("hint", "")
+        if not isinstance(hint, str):
+            raise InputError("'hint' must be a string")
+        return cls(obj["question"], tuple(passages), obj["answer"], tuple(history), hint)
 
 
 def load_examples(path: Path) -> list[Example]:
@@ -264,6 +274,9 @@ def kb_examples(
             question, answer = found, lead(body, sentences=2)
         answerable.append((question, chunk))
         examples.append(assemble(rng, question, passage(chunk), distractor_passages(chunk), answer, False))
+    for question, answer, hint, texts in composer_examples(text_chunks, seed):
+        gold = tuple(Passage("", t) for t in texts)
+        examples.append(Example(question, gold + tuple(distractor_passages(None)[:1]), answer, (), hint))
     out_of_scope = list(OUT_OF_SCOPE_QUESTIONS)
     rng.shuffle(out_of_scope)
     for index in range(abstentions):

@@ -24,6 +24,7 @@ DEFAULT_MAX_TOKENS = 512
 MIN_PASSAGE_TOKENS = 24
 HISTORY_TURNS = 3
 HISTORY_TOKENS = 96
+HINT_TOKENS = 48
 INSTRUCTION = (
     "Answer the customer's question using only the numbered context and cite passages as [n]. "
     "If the context does not answer it, say: I can't answer that reliably from our support knowledge."
@@ -111,6 +112,10 @@ def build_prompt(
     lead = f"{instruction} question: " if instruction else "question: "
     keep = _cut_to_fit(lead, question_words, "", count, question_budget + count(lead))
     head = lead + " ".join(question_words[: max(keep, 1)])
+    if request.hint.strip():  # the composer's answer plan: kind and section (see chatbot.answers.compose)
+        hint_words = _flat(request.hint).split()
+        fit = _cut_to_fit(" plan: ", hint_words, "", count, HINT_TOKENS)
+        head += " plan: " + " ".join(hint_words[:fit]) if fit else ""
     head += _history_part(request.history, count, min(HISTORY_TOKENS, max_tokens // 5))
     text = head + " context:"
 

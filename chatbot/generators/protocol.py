@@ -49,6 +49,7 @@ class GenerationRequest:
     history: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     plan: AnswerPlan | None = None
+    hint: str = ""  # the plan in words for a model's input ("steps from [1] Error E-42 > Fix for the X300")
 
     def __post_init__(self) -> None:
         if not self.question.strip():
