@@ -109,6 +109,7 @@ def _generators(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Long by nature: one declarative add_argument call per flag of every subcommand, in --help order.
     parser = argparse.ArgumentParser(
         prog="supportbot", description="Multimodal customer-support assistant over your support knowledge."
     )

@@ -79,32 +79,8 @@ def build_trace(
     """The trace of a turn whose steps have run (`session.turns` already counts it)."""
     answer = out.answer
     inputs = InputsRecord.from_dict(u.to_dict())
-    context = ContextRecord(
-        linked_entities=turn.linked_entities,
-        active_entities=tuple(ActiveEntity(e.id, e.name, e.type, round(w, 3)) for e, w in turn.active),
-        resolved_query=turn.resolved.text,
-        substituted=tuple(Substitution(s, e) for s, e in turn.resolved.substituted),
-    )
-    retrieval = RetrievalRecord(
-        dense=result.dense,
-        sources=result.sources,
-        notes=result.notes,
-        hits=tuple(HitRecord.from_dict(h.to_dict()) for h in result.hits),
-        graph_paths=tuple(GraphPath(g.doc_id, g.score, g.reason) for g in turn.linked),
-        confidence=verdict.confidence,
-    )
+    retrieval = _retrieval_record(turn, result, verdict)
     reason = verdict.reason if answer is None else answer.reason
-    plan = out.plan
-    shown = AnswerRecord(
-        text=out.shown,
-        citations=out.citations,
-        abstained=abstained,
-        reason=reason,
-        plan=PlanRecord.from_dict(plan.to_dict()) if plan is not None else None,
-        asked_back=BranchRecord.from_dict(plan.branch.to_dict()) if plan and plan.branch else None,
-        options=options,
-        offered_person=out.offer is not None,
-    )
     handoff = None
     if out.handoff_reasons:
         if out.handoff_source is not None:  # the earlier turn the bot could not answer
@@ -117,7 +93,7 @@ def build_trace(
         turn_index=session.turns,
         created_at=time.time(),
         inputs=inputs,
-        context=context,
+        context=_context_record(turn),
         retrieval=retrieval,
         abstention=AbstentionRecord(verdict.abstain, verdict.reason, verdict.confidence),
         generation=GenerationRecord(
@@ -128,8 +104,42 @@ def build_trace(
             support=answer.support if answer is not None else 0.0,
             reason=reason,
         ),
-        answer=shown,
+        answer=_answer_record(out, options, abstained, reason),
         handoff=handoff,
         timings_ms=dict(timings),
         models=tuple(ModelRecord(c.role, c.wanted, c.used, c.reason) for c in models),
+    )
+
+
+def _context_record(turn: TurnContext) -> ContextRecord:
+    return ContextRecord(
+        linked_entities=turn.linked_entities,
+        active_entities=tuple(ActiveEntity(e.id, e.name, e.type, round(w, 3)) for e, w in turn.active),
+        resolved_query=turn.resolved.text,
+        substituted=tuple(Substitution(s, e) for s, e in turn.resolved.substituted),
+    )
+
+
+def _retrieval_record(turn: TurnContext, result: RetrievalResult, verdict: Verdict) -> RetrievalRecord:
+    return RetrievalRecord(
+        dense=result.dense,
+        sources=result.sources,
+        notes=result.notes,
+        hits=tuple(HitRecord.from_dict(h.to_dict()) for h in result.hits),
+        graph_paths=tuple(GraphPath(g.doc_id, g.score, g.reason) for g in turn.linked),
+        confidence=verdict.confidence,
+    )
+
+
+def _answer_record(out: TurnOutcome, options: tuple[str, ...], abstained: bool, reason: str) -> AnswerRecord:
+    plan = out.plan
+    return AnswerRecord(
+        text=out.shown,
+        citations=out.citations,
+        abstained=abstained,
+        reason=reason,
+        plan=PlanRecord.from_dict(plan.to_dict()) if plan is not None else None,
+        asked_back=BranchRecord.from_dict(plan.branch.to_dict()) if plan and plan.branch else None,
+        options=options,
+        offered_person=out.offer is not None,
     )

@@ -37,6 +37,12 @@ class ModelMissingError(SupportbotError):
         return ModelMissingError(f"{self} {advice}", role=self.role, model=self.model)
 
 
+class ModelOutputError(SupportbotError, ValueError):
+    """A model (speech recogniser, OCR engine, generator) returned output that breaks its contract
+    (a confidence outside [0, 1], a segment that ends before it starts): a backend fault, not the
+    customer's input, so never an `InputError`."""
+
+
 class ChecksumError(SupportbotError):
     """A downloaded or provided checkpoint does not have the published sha256."""
 

@@ -120,6 +120,7 @@ def build_app(
 ) -> FastAPI:
     """The ASGI app to serve: chat at `/`, staff console at `/staff` (with `options.staff` only; it
     reads `traces`, the store the engine records into)."""
+    # Long by nature: the mounting of both Gradio apps and the routes around them, in serving order.
     options = options or AppOptions()
     if options.staff is not None and traces is None:
         raise ConfigError("the staff console needs the trace store the engine records into")

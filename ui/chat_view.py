@@ -305,6 +305,7 @@ class ChatController:
 
 def build_chat_blocks(engine: ChatEngine, config: ChatConfig, *, concurrency: int = 1) -> gr.Blocks:
     """The customer chat page. `concurrency`: chat turns running at once (they run the models)."""
+    # Long by nature: the chat page layout, one declarative Gradio widget or event wiring per line.
     ctl = ChatController(engine, config)
     # delete_cache: whatever the turns did not delete (abandoned uploads) expires after an hour.
     with gr.Blocks(title="Support assistant", analytics_enabled=False, delete_cache=(600, 3600)) as demo:

@@ -108,6 +108,7 @@ def build_staff_blocks(
     traces: TraceStore, *, concurrency: int = 2, notices: tuple[str, ...] = ()
 ) -> gr.Blocks:
     """The staff console; `notices` (the reduced-mode notice: parts that are off) head the page."""
+    # Long by nature: the console layout, one declarative Gradio widget or event wiring per line.
     ctl = StaffController(traces)
     with gr.Blocks(title="Support assistant — staff console", analytics_enabled=False) as demo:
         gr.Markdown("## Staff console\nConversations, per-turn traces, feedback and handoffs.")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from chatbot.generators.protocol import Answer, Evidence, GenerationRequest
+from core.errors import ConfigError
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -83,7 +84,7 @@ def check_grounding(
 ) -> GroundingCheck:
     """Grounded iff it cites >= 1 passage, cites only existing numbers, and its support >= threshold."""
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"grounding threshold must be within [0, 1], got {threshold}")
+        raise ConfigError(f"grounding threshold must be within [0, 1], got {threshold}")
     by_number = {e.number: e for e in evidence}
     cited = parse_citations(answer_text)
     bad = tuple(n for n in cited if n not in by_number)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatbot.generators.protocol import Evidence, GenerationRequest
+from core.errors import ConfigError
 
 TokenCounter = Callable[[str], int]
 
@@ -105,7 +106,7 @@ def build_prompt(
 ) -> PackedPrompt:
     """Pack `request` into at most `max_tokens` tokens as counted by `count_tokens`."""
     if max_tokens < 128:
-        raise ValueError(f"max_tokens must be at least 128, got {max_tokens}")
+        raise ConfigError(f"max_tokens must be at least 128, got {max_tokens}")
     count = count_tokens or approximate_tokens
     question_words = _flat(request.question).split()
     question_budget = max_tokens // 4

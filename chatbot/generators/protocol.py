@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from core.errors import InputError
+from core.errors import InputError, ModelOutputError
 from core.types import Hit
 from retrieval import injection
 
@@ -82,7 +82,7 @@ class Answer:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.support <= 1.0:
-            raise ValueError(f"support must be within [0, 1], got {self.support}")
+            raise ModelOutputError(f"support must be within [0, 1], got {self.support}")
 
 
 class AnswerStream:

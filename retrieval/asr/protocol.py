@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from core.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError, ModelOutputError
 from core.types import Waveform
 
 SAMPLE_RATE = 16_000
@@ -44,11 +44,13 @@ class Segment:
             or self.start < 0
             or self.end < self.start
         ):
-            raise InputError(f"segment times must satisfy 0 <= start <= end, got {self.start}..{self.end}")
+            raise ModelOutputError(
+                f"segment times must satisfy 0 <= start <= end, got {self.start}..{self.end}"
+            )
         if not 0.0 <= self.no_speech_prob <= 1.0:
-            raise InputError(f"no_speech_prob must be in [0, 1], got {self.no_speech_prob}")
+            raise ModelOutputError(f"no_speech_prob must be in [0, 1], got {self.no_speech_prob}")
         if math.isnan(self.avg_logprob) or self.avg_logprob > 0:
-            raise InputError(f"avg_logprob must be a log-probability (<= 0), got {self.avg_logprob}")
+            raise ModelOutputError(f"avg_logprob must be a log-probability (<= 0), got {self.avg_logprob}")
 
     @classmethod
     def clamped(
@@ -93,9 +95,9 @@ class Transcript:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
-            raise InputError(f"transcript confidence must be in [0, 1], got {self.confidence}")
+            raise ModelOutputError(f"transcript confidence must be in [0, 1], got {self.confidence}")
         if self.duration_s < 0:
-            raise InputError(f"transcript duration must be >= 0, got {self.duration_s}")
+            raise ModelOutputError(f"transcript duration must be >= 0, got {self.duration_s}")
 
     @property
     def empty(self) -> bool:

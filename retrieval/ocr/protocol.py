@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image
 
-from core.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError, ModelOutputError
 
 
 @dataclass(frozen=True)
@@ -21,12 +21,12 @@ class OcrLine:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.confidence <= 1.0) or math.isnan(self.confidence):
-            raise ValueError(f"OcrLine confidence must be in [0, 1], got {self.confidence!r}")
+            raise ModelOutputError(f"OcrLine confidence must be in [0, 1], got {self.confidence!r}")
         if len(self.box) != 4:
-            raise ValueError(f"OcrLine box must be (left, top, right, bottom), got {self.box!r}")
+            raise ModelOutputError(f"OcrLine box must be (left, top, right, bottom), got {self.box!r}")
         left, top, right, bottom = self.box
         if right < left or bottom < top:
-            raise ValueError(f"OcrLine box {self.box!r} has right < left or bottom < top")
+            raise ModelOutputError(f"OcrLine box {self.box!r} has right < left or bottom < top")
 
     @property
     def height(self) -> float:
