@@ -112,19 +112,24 @@ def _wait_turns(served: Served, count: int, page: Any) -> None:
     raise AssertionError("the turn was not recorded")
 
 
-def test_typed_question_gets_a_cited_answer_with_previews_and_a_follow_up(page: Any, served: Served) -> None:
+def test_typed_question_gets_a_cited_answer_with_the_section_and_article_and_a_follow_up(
+    page: Any, served: Served
+) -> None:
     page.goto(served.url + "/")
-    assert "Reduced service" in page.locator("#degraded-banner").inner_text()  # BM25 only: said so
+    banner = page.locator("#degraded-banner").inner_text()
+    assert banner == "Answers are quoted from our help articles.", "a neutral line, no mode labels"
     start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
     _ask(page, "my extender shows error E-42")
     _wait_turns(served, start + 1, page)
     page.get_by_text("Source [1]").first.wait_for()
     assert "Mesh link lost" in page.locator("#chat").inner_text()
-    image_source = page.locator("#chat").get_by_text("Aeris Home app 4.2.1 error E-42").first
-    image_source.click()  # expand the screenshot's citation
-    thumbnail = page.locator("#chat img[src*='e42_mesh_link.png']").first
-    thumbnail.wait_for()
-    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    page.locator("#chat").get_by_text("Source [1]").first.click()  # expand the source preview
+    link = page.locator("#chat a", has_text="Open the full article").first
+    link.wait_for()
+    assert page.locator("#chat mark").count() >= 1, "the quoted sentences are highlighted"
+    article = page.request.get(served.url + "/" + str(link.get_attribute("href")))
+    assert article.ok and "# Error E-42: Mesh link lost" in article.text(), "the whole article, read-only"
+    assert article.headers["content-type"].startswith("text/plain")
 
     _ask(page, "how do I fix it?")
     _wait_turns(served, start + 2, page)
@@ -156,7 +161,7 @@ def test_voice_note_upload_is_transcribed(page: Any, served: Served) -> None:
     assert "refund" in heard
     assert "policies/returns-and-refunds.md" in [c.doc_id for c in row.trace.answer.citations]
     page.locator("#chat").get_by_text("How I read your message").first.click()
-    page.locator("#chat").get_by_text("Heard (confidence").first.wait_for()
+    page.locator("#chat").get_by_text("I heard:").first.wait_for()
 
 
 def test_voice_note_recorded_with_the_microphone_is_transcribed(mic_page: Any, served: Served) -> None:
@@ -219,17 +224,48 @@ def test_thumbs_down_then_the_staff_console_shows_that_turn(browser: Any, page: 
 def test_i_want_a_human_shows_the_handoff_message(page: Any, served: Served) -> None:
     page.goto(served.url + "/")
     start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
-    _ask(page, "what is the capital of France?")  # out of scope: the bot hands over by itself
+    _ask(page, "what is the capital of France?")  # out of scope: the bot offers a person and waits
     _wait_turns(served, start + 1, page)
-    assert _latest_turn(served).handoff
-    page.locator("#chat").get_by_text("Handing you over to a person").first.wait_for()
-    _ask(page, "my extender shows error E-42")
+    assert not _latest_turn(served).handoff
+    assert "pass this conversation to a person" in page.locator("#chat").inner_text()
+    page.get_by_role("button", name="Yes, connect me with a person").click()
     _wait_turns(served, start + 2, page)
+    page.locator("#chat").get_by_text("Handing you over to a person").first.wait_for()
+    assert _latest_turn(served).handoff
     page.locator("#human").click()
     page.wait_for_function(
         "() => document.querySelector('#chat').innerText.split('Handing you over to a person').length > 2"
     )
     assert _latest_turn(served).handoff
+
+
+def test_a_question_back_offers_buttons_and_the_choice_gives_that_branchs_steps_as_a_list(
+    page: Any, served: Served
+) -> None:
+    page.goto(served.url + "/")
+    start = len(served.runtime.traces.turns(TurnFilter(limit=10_000)))
+    _ask(page, "how do I fix error E42?")
+    _wait_turns(served, start + 1, page)
+    chat = page.locator("#chat")
+    assert "Which one is it" in chat.inner_text()
+    x300 = page.get_by_role("button", name="X300", exact=True)
+    x300.wait_for()
+    assert page.get_by_role("button", name="X200 or M10", exact=True).is_visible()
+    x300.click()
+    _wait_turns(served, start + 2, page)
+    page.wait_for_function("() => document.querySelectorAll('#chat ol li').length >= 4")
+    steps = chat.locator("ol").last.locator("li")
+    assert steps.count() == 4 and "Backhaul band" in steps.nth(1).inner_text(), "the X300 branch's steps"
+    assert "X300" in chat.locator("[data-testid='user']").last.inner_text(), "the choice is the reply"
+    strong = chat.locator("ol").last.locator("strong").first
+    sizes = strong.evaluate(
+        "(b) => [getComputedStyle(b).fontSize, getComputedStyle(b.parentElement).fontSize]"
+    )
+    assert sizes[0] == sizes[1], f"bold text is the size of the text around it: {sizes}"
+    assert "**" not in chat.inner_text()
+    turn = _latest_turn(served)
+    assert turn.trace.answer.plan is not None and turn.trace.answer.plan.items[0].section.endswith("X300")
+    page.screenshot(path=str(served.root / "branch.png"), full_page=True)
 
 
 def test_staff_console_refuses_a_wrong_password(browser: Any, served: Served) -> None:
