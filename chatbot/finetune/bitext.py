@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from chatbot.finetune.data import MAX_PASSAGE_WORDS, Example, Passage, assemble, cap_words, lead
+from chatbot.finetune.data import MAX_PASSAGE_WORDS, Example, Passage, assemble, cap_sentences, lead
 from core.errors import InputError
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -97,9 +97,10 @@ def bitext_to_examples(
         ]
         picked = rng.sample(pool, min(distractors, len(pool)))
         others = [
-            Passage(rows[i][2].replace("_", " "), cap_words(rows[i][1], MAX_PASSAGE_WORDS)) for i in picked
+            Passage(rows[i][2].replace("_", " "), cap_sentences(rows[i][1], MAX_PASSAGE_WORDS))
+            for i in picked
         ]
-        gold: Passage | None = Passage(intent.replace("_", " "), cap_words(response, MAX_PASSAGE_WORDS))
+        gold: Passage | None = Passage(intent.replace("_", " "), cap_sentences(response, MAX_PASSAGE_WORDS))
         if rng.random() < abstain_fraction:
             gold = None
         examples.append(assemble(rng, instruction, gold, others, lead(response), gold_first))

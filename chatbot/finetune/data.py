@@ -192,7 +192,7 @@ def write_examples(path: Path, examples: Iterable[Example]) -> int:
     return count
 
 
-def cap_words(text: str, limit: int) -> str:
+def cap_sentences(text: str, limit: int) -> str:
     """At most `limit` words, cut after the last whole sentence that fits (or at a word if none does)."""
     words = text.split()
     if len(words) <= limit:
@@ -207,7 +207,7 @@ def cap_words(text: str, limit: int) -> str:
 
 def lead(text: str, sentences: int = ANSWER_SENTENCES, words: int = ANSWER_WORDS) -> str:
     """The first sentences of `text` (markdown emphasis removed), at most `words` words."""
-    return cap_words(" ".join(split_sentences(_EMPHASIS.sub("", text))[:sentences]), words)
+    return cap_sentences(" ".join(split_sentences(_EMPHASIS.sub("", text))[:sentences]), words)
 
 
 def assemble(
@@ -254,7 +254,7 @@ def kb_examples(
     rng = random.Random(seed)
 
     def passage(chunk: Chunk) -> Passage:
-        return Passage(chunk.title, cap_words(chunk.text, MAX_PASSAGE_WORDS))
+        return Passage(chunk.title, cap_sentences(chunk.text, MAX_PASSAGE_WORDS))
 
     def distractor_passages(gold: Chunk | None) -> list[Passage]:
         pool = [c for c in text_chunks if gold is None or c.source != gold.source]
