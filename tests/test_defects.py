@@ -521,3 +521,16 @@ def test_defect_11_a_text_turn_is_not_stuck_behind_a_heavy_read() -> None:
     from ui.app import AppOptions
 
     assert AppOptions().concurrency >= 2  # the app runs turns side by side (it ran one at a time)
+
+
+def test_defect_13_an_unreachable_milvus_server_is_reported_at_once() -> None:
+    import socket
+
+    from retrieval.stores.milvus import MilvusStore
+
+    with socket.socket() as probe:  # a free local port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = MilvusStore(f"http://127.0.0.1:{port}", dim=8)
+    with pytest.raises(StoreError, match=f"cannot reach Milvus at 127.0.0.1:{port}.*server is running"):
+        store.open()

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from retrieval.stores.milvus_schema import (
 )
 from retrieval.stores.protocol import DenseQuery
 
+REACH_TIMEOUT_S = 3.0
 _WRITE_BATCH = 128
 MAX_DOCUMENT_CHUNKS = 500  # per document fetched whole (a 2 M character document is ~1,700 chunks of 1,200)
 _DELETE_BATCH = 256
@@ -96,6 +99,8 @@ class MilvusStore:
 
         if self._lite:
             milvus_lite.prepare(self.uri)
+        else:
+            self._check_reachable()
         kwargs: dict[str, Any] = {"timeout": self._timeout_s, "dedicated": True}
         if self._token:
             kwargs["token"] = self._token
@@ -125,6 +130,20 @@ class MilvusStore:
         except BaseException:
             self.close()
             raise
+
+    def _check_reachable(self, timeout_s: float = REACH_TIMEOUT_S) -> None:
+        """A Milvus server that does not answer is reported in seconds (pymilvus's own connect waits
+        and retries for 30-40 s before it gives up)."""
+        parsed = urlparse(self.uri if "://" in self.uri else f"http://{self.uri}")
+        host = parsed.hostname or "localhost"
+        port = parsed.port or (443 if parsed.scheme == "https" else 19530)
+        try:
+            socket.create_connection((host, port), timeout=min(timeout_s, self._timeout_s)).close()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot reach Milvus at {host}:{port} ({exc.strerror or exc}); check the server is "
+                "running and reachable and --milvus-uri is right, or use a local Milvus Lite file (*.db)"
+            ) from exc
 
     def close(self) -> None:
         """Drop the connection; the last open Milvus Lite store of a dir also stops its server."""
