@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app import commands
 from core.config import Settings
 from core.devices import PRECISIONS
 from core.errors import ConfigError, SupportbotError
@@ -203,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list every model, download one (or all), or import one offline")
     models.add_argument(
         "action",
-        choices=["list", "download", "import"],
-        help="list: what is present; download NAME|all; import NAME PATH (a folder, file or archive)",
+        choices=["list", "download", "import", "convert"],
+        help="list: what is present; download NAME|all; import NAME PATH (a folder, file or archive); "
+        "convert T5_DIR_OR_NAME: a CTranslate2 copy of a T5 (or finetune output) for ~3x faster answers",
     )
     models.add_argument(
         "name", nargs="?", default=None, help="a name from `models list`; full (the full product) or all"
@@ -247,9 +247,21 @@ def models_command(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError(f"models {args.action} needs a model name (see `supportbot models list`)")
     if args.action == "download":
         return models_cmd.download(settings, args.name, progress=not args.no_progress)
+    if args.action == "convert":
+        return convert_t5_command(settings, args.name)
     if args.path is None:
         raise ConfigError("models import needs a PATH: the model's folder, weights file or an archive of it")
     return models_cmd.import_model(settings, args.name, args.path)
+
+
+def convert_t5_command(settings: Settings, name: str) -> int:
+    """Writes `<T5 dir>/ctranslate2/`; the T5 generator then decodes with CTranslate2."""
+    from chatbot.generators.t5 import resolve_model_path
+    from chatbot.generators.t5_ct2 import convert_t5
+
+    target = convert_t5(resolve_model_path(name, settings.model_dir), force=True)
+    print(f"{name}: CTranslate2 copy written to {target}; answers now decode with it (int8 on CPU)")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = settings_from(args)
+        from app import commands  # here, not at the top: `--help` and parse errors import no model stack
+
         if args.command == "models":
             return models_command(settings, args)
         if args.command == "doctor":

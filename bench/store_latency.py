@@ -66,7 +66,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         uri = args.uri or str(Path(tmp) / "milvus.db")
-        store = MilvusStore(uri, collection="bench_latency", dim=args.dim, timeout_s=60)
+        store = MilvusStore(uri, collection="bench_latency", dim=args.dim, timeout_s=600)
         store.open()
         records = synthetic(args.n, args.dim, seed=1)
         started = time.perf_counter()

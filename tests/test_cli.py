@@ -164,3 +164,17 @@ def test_eval_on_the_sample_kb_text_queries(
     text = json.loads(out_file.read_text())["by_modality"]["text"]
     assert text["n"] >= 40
     assert text["hit@5"] >= 0.85
+
+
+def test_models_convert_writes_a_ctranslate2_copy_of_a_t5(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from chatbot.generators.t5_ct2 import converted_dir
+    from tests.tiny_t5 import save_tiny_t5
+
+    model_dir = save_tiny_t5(tmp_path / "tiny-t5")
+    code, out, _ = _run(capsys, "models", "convert", str(model_dir))
+    assert code == 0 and "CTranslate2 copy written" in out
+    assert converted_dir(model_dir) is not None
+    code, _, err = _run(capsys, "models", "convert", str(tmp_path / "nothing-here"))
+    assert code != 0 and err

@@ -25,7 +25,7 @@ from retrieval.embedders.imagebind import HUGE, ImageBindEmbedder, build_imagebi
 from retrieval.embedders.protocol import Embedder
 from retrieval.media import load_audio, load_image
 from tests.contract_embedder import EmbedderContract, sample_images, sample_texts, sample_waveforms
-from tests.tiny_models import TINY_ARCH, tiny_imagebind_embedder, tiny_imagebind_model
+from tests.tiny_models import TINY_ARCH, TINY_SEED, tiny_imagebind_embedder, tiny_imagebind_model
 
 pytestmark = pytest.mark.slow  # the ImageBind backend on a tiny real config
 
@@ -118,8 +118,34 @@ def _tiny_checkpoint(tmp_path: Path) -> Checkpoint:
         description="tiny random ImageBind for tests",
     )
     (tmp_path / "tiny_test").mkdir()
-    torch.save(tiny_imagebind_model().state_dict(), tmp_path / "tiny_test" / "tiny.pth")
+    torch.save(_full_tiny_state(), tmp_path / "tiny_test" / "tiny.pth")
     return checkpoint
+
+
+ALL_MODALITIES = ("vision", "text", "audio", "depth", "thermal", "imu")
+
+
+def _full_tiny_state() -> dict[str, torch.Tensor]:
+    """A checkpoint like the published one: every modality, the used ones as `tiny_imagebind_model()`."""
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(TINY_SEED)
+        return build_imagebind(TINY_ARCH, modalities=ALL_MODALITIES).state_dict()
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def test_only_the_used_trunks_are_built_and_the_strict_check_covers_them(tmp_path: Path) -> None:
+    model = tiny_imagebind_model()
+    for part in ("modality_preprocessors", "modality_trunks", "modality_heads", "modality_postprocessors"):
+        assert set(getattr(model, part)) == {"vision", "text", "audio"}, part
+    checkpoint = _tiny_checkpoint(tmp_path)
+    state = _full_tiny_state()
+    assert any(k.startswith("modality_trunks.depth.") for k in state)  # ignored, not loaded
+    del state[next(k for k in state if k.startswith("modality_trunks.vision."))]
+    torch.save(state, tmp_path / "tiny_test" / "tiny.pth")
+    with pytest.raises(ConfigError, match="does not hold the weights"):
+        ImageBindEmbedder(checkpoint=checkpoint, model_dir=tmp_path, device="cpu", arch=TINY_ARCH).load()
 
 
 def test_load_reads_checkpoint_file_into_the_architecture(tmp_path: Path, tiny: ImageBindEmbedder) -> None:
@@ -263,11 +289,14 @@ def test_compat_alias_points_at_torchvision_functional() -> None:
 
 
 def test_build_huge_without_init_has_the_published_size() -> None:
-    model = build_imagebind("huge", empty=True)
-    params = sum(p.numel() for p in model.parameters())
-    buffers = sum(b.numel() for b in model.buffers())
+    def size(model: torch.nn.Module) -> int:
+        return sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+
+    full = size(build_imagebind("huge", empty=True, modalities=ALL_MODALITIES))
     # imagebind_huge.pth holds float32 tensors: ~4 bytes per element plus pickle overhead.
-    assert 4_790_000_000 < 4 * (params + buffers) < 4_803_584_173
+    assert 4_790_000_000 < 4 * full < 4_803_584_173
+    used = size(build_imagebind("huge", empty=True))  # vision, text and audio only
+    assert 4 * (full - used) > 0.45 * 2**30
 
 
 @pytest.mark.gpu

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 # ImageBind's modality keys (imagebind.models.imagebind_model.ModalityType), without importing it.
 VISION, TEXT, AUDIO = "vision", "text", "audio"
+USED_MODALITIES = (VISION, TEXT, AUDIO)  # depth, thermal and IMU (0.47 GiB of huge) are never built
+_PER_MODALITY = ("modality_preprocessors", "modality_trunks", "modality_heads", "modality_postprocessors")
 ROLE = "cross-modal"
 
 
@@ -155,9 +157,13 @@ def _parameters_on_meta() -> Iterator[None]:
 
 
 def build_imagebind(
-    arch: ImageBindArch | Literal["huge"] = "huge", *, empty: bool = False
+    arch: ImageBindArch | Literal["huge"] = "huge",
+    *,
+    empty: bool = False,
+    modalities: tuple[str, ...] = USED_MODALITIES,
 ) -> torch.nn.Module:
-    """An `ImageBindModel` of the given architecture with random (untrained) weights.
+    """An `ImageBindModel` of the given architecture with random (untrained) weights, holding only the
+    preprocessors, trunks, heads and postprocessors of `modalities` (default: those the product uses).
 
     `empty=True` leaves the parameters on the meta device (no init) for `load_state_dict(assign=True)`.
     """
@@ -165,16 +171,33 @@ def build_imagebind(
     if not isinstance(spec, ImageBindArch):
         raise ConfigError(f"unknown ImageBind architecture {arch!r}; pass 'huge' or an ImageBindArch")
     module = import_imagebind_model()
-    if not empty:
-        built: torch.nn.Module = module.ImageBindModel(**asdict(spec))
-        return built
-    with _parameters_on_meta():
-        shell: torch.nn.Module = module.ImageBindModel(**asdict(spec))
-    return shell
+    if empty:
+        with _parameters_on_meta():
+            model: torch.nn.Module = module.ImageBindModel(**asdict(spec))
+    else:
+        model = module.ImageBindModel(**asdict(spec))
+    for part in _PER_MODALITY:
+        modules: Any = getattr(model, part)
+        for name in [n for n in modules if n not in modalities]:
+            del modules[name]
+    return model
+
+
+def state_for(model: torch.nn.Module, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` without the tensors of modalities `model` was built without (depth, thermal, IMU), so a
+    strict load still checks every tensor of the parts that are built."""
+    dropped = {
+        f"{part}.{name}."
+        for part in _PER_MODALITY
+        for name in ("vision", "text", "audio", "depth", "thermal", "imu")
+        if name not in getattr(model, part)
+    }
+    return {k: v for k, v in state.items() if not any(k.startswith(prefix) for prefix in dropped)}
 
 
 def assign_weights(arch: ImageBindArch, state: Any, source: str) -> torch.nn.Module:
-    """The network of `arch` holding exactly the tensors of `state` (strict: every name, every shape).
+    """The network of `arch` holding exactly the tensors of `state` (strict: every name, every shape)
+    for the modalities it is built with (`state`'s depth, thermal and IMU tensors are left out).
 
     The parameters are built on the meta device (no time or memory spent on a random init the weights
     replace) and `state`'s tensors are assigned in place; a missing, extra or mis-shaped tensor is a
@@ -182,7 +205,7 @@ def assign_weights(arch: ImageBindArch, state: Any, source: str) -> torch.nn.Mod
     """
     model = build_imagebind(arch, empty=True)
     try:
-        model.load_state_dict(state, strict=True, assign=True)
+        model.load_state_dict(state_for(model, state), strict=True, assign=True)
     except (RuntimeError, TypeError) as exc:
         raise ConfigError(
             f"{source} does not hold the weights of this ImageBind architecture ({str(exc)[:300]}); "
