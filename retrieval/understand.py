@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from core.config import Limits
-from core.errors import InputError, ModelMissingError
+from core.errors import ConfigError, InputError, ModelMissingError
 from core.sanitise import clean_text
 from retrieval import sounds
 from retrieval.asr.protocol import Transcriber, Transcript
@@ -29,6 +30,36 @@ from retrieval.ocr.protocol import OcrResult, ScreenshotReader
 from retrieval.retriever import Query
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+READ_TIMEOUT_S = 60.0  # a screenshot read or voice note transcribed longer than this ends the wait
+
+
+class ReadTimeout(Exception):
+    """A reader ran past its time bound (the turn goes on without its reading)."""
+
+
+def _bounded(work: Callable[[], T], timeout_s: float) -> T:
+    """`work()` in a worker thread, waited for at most `timeout_s`; past it `ReadTimeout` is raised
+    (the worker finishes on its own and its result is dropped), so no turn waits forever."""
+    box: list[Any] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting turn
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="supportbot-read", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise ReadTimeout(f"took longer than {timeout_s:g} s")
+    if failure:
+        raise failure[0]
+    return cast(T, box[0])
+
+
 # One screenshot read or voice note transcribed at a time, process-wide: with the web app running
 # several turns at once, a customer's heavy turn waits here while text-only turns go past it.
 HEAVY_READS = threading.BoundedSemaphore(1)
@@ -115,11 +146,15 @@ class InputReader:
         transcriber: Transcriber | None = None,
         ocr: ScreenshotReader | None = None,
         allow_missing_models: bool = False,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
+        if read_timeout_s <= 0:
+            raise ConfigError(f"read_timeout_s must be positive, got {read_timeout_s}")
         self.limits = limits
         self.transcriber = transcriber
         self.ocr = ocr
         self.allow_missing_models = allow_missing_models
+        self.read_timeout_s = read_timeout_s
 
     def read(
         self,
@@ -191,7 +226,7 @@ class InputReader:
             return None
         started = time.perf_counter()
         try:
-            result = self.ocr.read(picture)
+            result = _bounded(lambda: self.ocr.read(picture), self.read_timeout_s)  # type: ignore[union-attr]
         except ModelMissingError as exc:
             if not self.allow_missing_models:
                 raise
@@ -214,7 +249,7 @@ class InputReader:
             return None
         started = time.perf_counter()
         try:
-            result = self.transcriber.transcribe(wave)
+            result = _bounded(lambda: self.transcriber.transcribe(wave), self.read_timeout_s)  # type: ignore[union-attr]
         except ModelMissingError as exc:
             if not self.allow_missing_models:
                 raise

@@ -534,3 +534,15 @@ def test_defect_13_an_unreachable_milvus_server_is_reported_at_once() -> None:
     store = MilvusStore(f"http://127.0.0.1:{port}", dim=8)
     with pytest.raises(StoreError, match=f"cannot reach Milvus at 127.0.0.1:{port}.*server is running"):
         store.open()
+
+
+def test_defect_11_a_reader_that_hangs_does_not_hold_the_turn() -> None:
+    ocr = RecordingOcr()
+    ocr.release.clear()  # the fake engine never finishes on its own
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(png, format="PNG")
+    try:
+        u = InputReader(Limits(), ocr=ocr, read_timeout_s=0.5).read("what is this?", image=png.getvalue())
+        assert u.ocr is None and any("could not be read" in note for note in u.notes)
+    finally:
+        ocr.release.set()
