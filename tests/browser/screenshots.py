@@ -49,24 +49,23 @@ def capture(out: Path) -> None:
                 page = browser.new_page(viewport={"width": 1100, "height": 1250})
                 page.set_default_timeout(60_000)
                 page.goto(server.url + "/")
-                for question in ("my extender shows error E-42",):
-                    count = page.locator("#chat [data-testid='bot']").count()
-                    page.locator("#message textarea").fill(question)
-                    page.locator("#message textarea").press("Enter")
+
+                def answered(before: int) -> None:
                     page.wait_for_function(
                         "([n]) => document.querySelectorAll(\"#chat [data-testid='bot']\").length > n",
-                        arg=[count],
+                        arg=[before],
                     )
                     page.wait_for_timeout(1500)
-                page.locator("#chat div[role='button']").filter(has_text="Source [").filter(
-                    has_text="image"
-                ).first.click()
-                preview = page.locator("#chat img[src*='gradio_api/file=']").first
-                preview.wait_for()
-                page.wait_for_function(
-                    "(img) => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
-                )
-                preview.scroll_into_view_if_needed()
+
+                count = page.locator("#chat [data-testid='bot']").count()
+                page.locator("#message textarea").fill("how do I fix error E42?")
+                page.locator("#message textarea").press("Enter")
+                answered(count)  # a question back, its options as buttons
+                count = page.locator("#chat [data-testid='bot']").count()
+                page.get_by_role("button", name="X300", exact=True).click()
+                answered(count)  # that branch's numbered steps
+                page.locator("#chat").get_by_text("Source [1]").last.click()
+                page.locator("#chat mark").first.wait_for()  # the cited section, quoted steps marked
                 page.wait_for_timeout(500)
                 page.locator("#chat button[aria-label='Dislike']").last.click()
                 page.locator("#feedback-status").get_by_text("saved").wait_for()

@@ -258,10 +258,10 @@ def test_a_question_back_offers_buttons_and_the_choice_gives_that_branchs_steps_
     assert steps.count() == 4 and "Backhaul band" in steps.nth(1).inner_text(), "the X300 branch's steps"
     assert "X300" in chat.locator("[data-testid='user']").last.inner_text(), "the choice is the reply"
     strong = chat.locator("ol").last.locator("strong").first
-    sizes = strong.evaluate(
-        "(b) => [getComputedStyle(b).fontSize, getComputedStyle(b.parentElement).fontSize]"
+    looks = strong.evaluate(
+        "(b) => [b, b.parentElement].map((e) => [getComputedStyle(e).fontSize, getComputedStyle(e).fontFamily])"
     )
-    assert sizes[0] == sizes[1], f"bold text is the size of the text around it: {sizes}"
+    assert looks[0] == looks[1], f"bold text has the size and font of the text around it: {looks}"
     assert "**" not in chat.inner_text()
     turn = _latest_turn(served)
     assert turn.trace.answer.plan is not None and turn.trace.answer.plan.items[0].section.endswith("X300")
