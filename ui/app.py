@@ -42,7 +42,10 @@ STAFF_DISABLED = (
 )
 CSS = """
 #degraded-banner { background: #fff4e5; border: 1px solid #f0a020; border-radius: 8px; padding: 4px 12px; }
-#chat strong, #chat b { font-family: inherit !important; font-size: inherit !important; line-height: inherit !important; font-weight: 600; letter-spacing: normal !important; font-synthesis: weight style !important; }
+#chat strong, #chat b {
+  font-family: inherit !important; font-size: inherit !important; line-height: inherit !important;
+  font-weight: 600; letter-spacing: normal !important; font-synthesis: weight style !important;
+}
 #chat mark { background: #fff3a0; color: inherit; }
 """
 

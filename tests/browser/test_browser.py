@@ -259,7 +259,8 @@ def test_a_question_back_offers_buttons_and_the_choice_gives_that_branchs_steps_
     assert "X300" in chat.locator("[data-testid='user']").last.inner_text(), "the choice is the reply"
     strong = chat.locator("ol").last.locator("strong").first
     looks = strong.evaluate(
-        "(b) => [b, b.parentElement].map((e) => [getComputedStyle(e).fontSize, getComputedStyle(e).fontFamily])"
+        "(b) => [b, b.parentElement].map((e) => [getComputedStyle(e).fontSize,"
+        " getComputedStyle(e).fontFamily])"
     )
     assert looks[0] == looks[1], f"bold text has the size and font of the text around it: {looks}"
     assert "**" not in chat.inner_text()
