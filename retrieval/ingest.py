@@ -154,6 +154,7 @@ class Ingestor:
         files = discover(kb_root)
         seen: set[str] = set()
         tally = _Tally()
+        self._undo_interrupted(tally)
         bar = tqdm(files, desc="ingest", unit="file", disable=not self.progress, leave=False)
         for kb_file in bar:
             seen.add(kb_file.doc_id)
@@ -207,6 +208,7 @@ class Ingestor:
             return
         new_doc_ids = tuple(sorted({c.doc_id for c in chunks}))
         stale = sorted(set(old.doc_ids) - set(new_doc_ids)) if old else []
+        self.manifest.note_writing(rel, tuple(r.chunk.id for r in records))
         try:
             self._retrying(lambda: self._write(old, new_doc_ids, stale, records), f"writing {rel}")
         except StoreError as exc:
@@ -228,6 +230,26 @@ class Ingestor:
         tally.updated += old is not None
         tally.chunks += len(records)
         tally.pending += 1
+
+    def _undo_interrupted(self, tally: _Tally) -> None:
+        """A run killed after its last commit wrote chunks the manifest does not list (and, for an
+        updated file, may have replaced part of its listed version). Those extra chunks are deleted
+        by primary key and each such file is marked for rewriting, so this run ends in the state of
+        a clean one even if a file changed, shrank or vanished in between."""
+        interrupted = self.manifest.interrupted()
+        for rel, ids in interrupted.items():
+            entry = self.manifest.entries.get(rel)
+            listed = set(entry.chunk_ids) if entry is not None else set()
+            extra = [i for i in ids if i not in listed]
+            if extra:
+                self._retrying(
+                    partial(self.store.delete_ids, extra), f"undoing the interrupted write of {rel}"
+                )
+            if entry is not None:
+                self.manifest.entries[rel] = replace(entry, sha256="")  # written again this run
+        if interrupted:
+            log.warning("an earlier ingest was interrupted: %d file(s) are written again", len(interrupted))
+            tally.pending += 1  # the manifest changed: commit it even if nothing else does
 
     def _retrying(self, action: Callable[[], None], what: str) -> None:
         """Runs a store action, retrying a `StoreError` with doubling delays (transient timeouts)."""

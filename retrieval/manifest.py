@@ -3,6 +3,11 @@
 It makes ingestion incremental: a file whose hash (file bytes + sidecar bytes) and embedder
 signature are unchanged is skipped; a file that vanished from the KB has its doc_ids removed.
 Written atomically (temp file + rename) so a crash never leaves a half-written manifest.
+
+Beside it, `manifest.json.journal` lists, one JSON line each, the files written to the store since
+the manifest was last saved, with the chunk ids written. A run killed between two saves leaves it
+behind, so the next run can take those writes back (`interrupted`) and redo the files from a known
+state; every save empties it.
 """
 
 from __future__ import annotations
@@ -53,6 +58,33 @@ class Manifest:
         self.path = path
         self.entries: dict[str, FileEntry] = dict(entries or {})
 
+    @property
+    def journal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".journal")
+
+    def note_writing(self, rel: str, chunk_ids: tuple[str, ...]) -> None:
+        """Records, before the store sees them, which chunks a file is about to write (flushed at once:
+        it must outlive a kill)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.journal_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"file": rel, "chunk_ids": list(chunk_ids)}, ensure_ascii=False) + "\n")
+            handle.flush()
+
+    def interrupted(self) -> dict[str, tuple[str, ...]]:
+        """file -> every chunk id written for it after the last save (empty when the last run ended
+        cleanly). A torn last line (killed mid-write) is ignored: its store write never started."""
+        if not self.journal_path.exists():
+            return {}
+        written: dict[str, set[str]] = {}
+        for line in self.journal_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                item = json.loads(line)
+                rel, ids = str(item["file"]), [str(i) for i in item["chunk_ids"]]
+            except (ValueError, KeyError, TypeError):
+                continue
+            written.setdefault(rel, set()).update(ids)
+        return {rel: tuple(sorted(ids)) for rel, ids in written.items()}
+
     @classmethod
     def load(cls, path: Path) -> Manifest:
         if not path.exists():
@@ -91,3 +123,4 @@ class Manifest:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.journal_path.unlink(missing_ok=True)  # everything written so far is now listed
