@@ -16,3 +16,21 @@ def kb_link(doc_id: str) -> str:
     """The page-relative link to an ingested KB file (works behind a proxy that mounts the app on a
     sub-path); the part after '#' (a row or section) is kept, percent-encoded."""
     return f"{KB_ROUTE}/" + quote(doc_id, safe="/")
+
+
+# The media types of KB images and sounds, for the file route and for previews in chat.
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".webm": "audio/webm",
+    ".opus": "audio/ogg",
+}

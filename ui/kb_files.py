@@ -15,23 +15,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from core.links import KB_ROUTE
+from core.links import KB_ROUTE, MEDIA_TYPES
 from retrieval.manifest import Manifest
 
 INLINE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".bmp": "image/bmp",
-    ".wav": "audio/wav",
-    ".mp3": "audio/mpeg",
-    ".ogg": "audio/ogg",
-    ".flac": "audio/flac",
-    ".m4a": "audio/mp4",
-    ".webm": "audio/webm",
-    ".opus": "audio/ogg",
+    **MEDIA_TYPES,
     ".md": "text/plain; charset=utf-8",
     ".markdown": "text/plain; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",

@@ -16,27 +16,13 @@ from typing import Any, Protocol
 from chatbot.answers.sections import split_sentences
 from chatbot.engine import HANDOFF_MESSAGE
 from chatbot.turn_trace import Citation, InputsRecord, TurnTrace
-from core.links import kb_link
+from core.links import MEDIA_TYPES, kb_link
 
 Message = dict[str, Any]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".ogg", ".flac", ".m4a", ".webm", ".opus"})
-MIME_BY_SUFFIX = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".bmp": "image/bmp",
-    ".wav": "audio/wav",
-    ".mp3": "audio/mpeg",
-    ".ogg": "audio/ogg",
-    ".flac": "audio/flac",
-    ".m4a": "audio/mp4",
-    ".webm": "audio/webm",
-    ".opus": "audio/ogg",
-}
+MIME_BY_SUFFIX = MEDIA_TYPES  # one table of media types (core.links)
 HANDOFF_TITLE = "Handing you over to a person"
 # Reader notes that mean a model is missing: they join the banner, not just the one answer.
 MISSING_READER_PREFIXES = ("voice note not transcribed", "screenshot text not read")
