@@ -20,10 +20,12 @@ from typing import Any, TypeVar
 
 from chatbot.abstention import AbstentionPolicy
 from chatbot.engine import EngineOptions
+from chatbot.followups import CarryOptions
 from chatbot.sessions import SessionLimits
 from core.config import Settings
 from core.errors import ConfigError
 from knowledge_graph.context import ContextOptions
+from retrieval.fusion import TUNED, FusionWeights
 
 R = TypeVar("R")
 SECTIONS: dict[str, type] = {
@@ -31,6 +33,8 @@ SECTIONS: dict[str, type] = {
     "abstention": AbstentionPolicy,
     "context": ContextOptions,
     "sessions": SessionLimits,
+    "carry": CarryOptions,
+    "fusion": FusionWeights,
 }
 
 
@@ -91,5 +95,11 @@ def engine_options(settings: Settings, base: EngineOptions | None = None) -> Eng
             "policy": _apply(base.policy, values.get("abstention", {})),
             "context": _apply(base.context, values.get("context", {})),
             "limits": _apply(base.limits, values.get("sessions", {})),
+            "carry": _apply(base.carry, values.get("carry", {})),
         },
     )
+
+
+def fusion_weights(settings: Settings, base: FusionWeights = TUNED) -> FusionWeights:
+    """The retriever's fusion weights: `base` with the `fusion.*` overrides of `settings.tuning`."""
+    return _apply(base, overrides(settings).get("fusion", {}))

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Literal
 
 from app import reduced
-from app.options import engine_options
+from app.options import engine_options, fusion_weights
 from chatbot.engine import ChatEngine, EngineOptions
 from chatbot.generators.factory import make_generator
 from chatbot.generators.protocol import Generator
@@ -144,7 +144,8 @@ class Runtime:
         if text is not None and not self.store.dense_populated("text_dense"):
             text = None
             note = f"{note}; {TEXT_DENSE_OFF_KB}" if note else TEXT_DENSE_OFF_KB
-        return Retriever(self.store, embedder, dense_note=note, text_embedder=text)
+        weights = fusion_weights(self.settings)
+        return Retriever(self.store, embedder, dense_note=note, text_embedder=text, weights=weights)
 
     def engine(
         self,

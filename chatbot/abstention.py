@@ -9,7 +9,9 @@ it, has it written as two words or with a hyphen ("wifi" / "Wi-Fi", "micro sd" /
 has the customer's word with one typo ("updte", "adress"). The confidence is the mean of the best
 single passage's coverage (one passage answers the whole question) and the coverage of the top
 passages together (the question's words all belong to the knowledge base); where dense retrieval
-ran, a hit's dense cosine can stand in for it. Thresholds are calibrated on the eval sets by
+ran, a hit's dense cosine can stand in for it, and a top hit's text-embedder cosine above
+`min_similarity` answers on its own (customers' wordings of a topic share few words with the page, the
+meaning carries). Thresholds are calibrated on the eval sets by
 `bench/calibrate_abstention.py`, which prints the table the README shows.
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from core import textnorm
 from core.errors import ConfigError
 from core.types import Hit
-from retrieval.fusion import SHARED_SOURCES
+from retrieval.fusion import SENTENCE_SOURCE, SHARED_SOURCES
 from retrieval.understand import LOW_ASR_CONFIDENCE, LOW_OCR_CONFIDENCE, Understanding
 
 # Words customers wrap around a question; they carry no topic (stemmed like every other term).
@@ -48,18 +50,23 @@ MIN_FUZZY_CHARS = 5
 @dataclass(frozen=True)
 class AbstentionPolicy:
     """`min_coverage`: least retrieval confidence (term coverage, see the module doc) to answer;
-    `min_dense`: a dense cosine that counts as enough on its own; `min_asr` / `min_ocr`: reading
+    `min_dense`: an ImageBind cosine that counts as enough on its own; `min_similarity`: a text-embedder
+    cosine of a top hit that counts as enough on its own (`use_similarity` False: coverage only, the
+    rule before the text embedder; chosen on the dev split by `bench/generalization.py --tune`, where
+    a false answer costs three refusals); `min_asr` / `min_ocr`: reading
     confidences below which a voice note / screenshot that is the only input is not trusted;
     `top_hits`: how many of the best hits the coverage looks at."""
 
     min_coverage: float = 0.55
     min_dense: float = 0.35
+    min_similarity: float = 0.4
+    use_similarity: bool = True
     min_asr: float = LOW_ASR_CONFIDENCE
     min_ocr: float = LOW_OCR_CONFIDENCE
     top_hits: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("min_coverage", "min_dense", "min_asr", "min_ocr"):
+        for name in ("min_coverage", "min_dense", "min_similarity", "min_asr", "min_ocr"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"abstention threshold {name} must be in [0, 1], got {getattr(self, name)}")
         if self.top_hits < 1:
@@ -176,7 +183,11 @@ def _found(terms: set[str], ordered: Sequence[str], spellings: dict[str, list[st
 
 
 def retrieval_confidence(
-    terms: set[str], hits: Sequence[Hit], top: int, question: str | None = None
+    terms: set[str],
+    hits: Sequence[Hit],
+    top: int,
+    question: str | None = None,
+    no_typo: set[str] | None = None,
 ) -> float:
     """Mean of the best hit's term coverage and the top hits' joint coverage (see the module doc), or
     a hit's dense cosine when that is higher; 0 without terms or hits."""
@@ -189,6 +200,8 @@ def retrieval_confidence(
     text = question if question is not None else " ".join(sorted(terms))
     ordered = [t for t in topic_terms(text) if t in terms]
     spellings = _spellings(text)
+    for term in no_typo or ():  # a word the knowledge base never uses is not a typo of one it does
+        spellings[term] = []
     single = 0.0
     joint: set[str] = set()
     for hit in hits[:top]:
@@ -241,10 +254,21 @@ def _voice_only_unsure(understanding: Understanding) -> bool:
     return t is not None and not understanding.typed_text and t.confidence < UNSURE_ASR
 
 
+def text_similarity(hits: Sequence[Hit], top: int) -> float | None:
+    """The best text-embedder cosine among the top hits (None when that channel did not run)."""
+    scores = [hit.sources[SENTENCE_SOURCE].score for hit in hits[:top] if SENTENCE_SOURCE in hit.sources]
+    return round(max(scores), 4) if scores else None
+
+
 def judge(
-    policy: AbstentionPolicy, understanding: Understanding, resolved_text: str, hits: Sequence[Hit]
+    policy: AbstentionPolicy,
+    understanding: Understanding,
+    resolved_text: str,
+    hits: Sequence[Hit],
+    never_used: Sequence[str] = (),
 ) -> Verdict:
-    """Whether to abstain before generating, and why (the reason is shown to staff and the customer)."""
+    """Whether to abstain before generating, and why (the reason is shown to staff and the customer).
+    `never_used`: topic terms the knowledge base never uses (no one-typo match for them)."""
     typed = bool(understanding.typed_text)
     t, o = understanding.transcript, understanding.ocr
     if t is not None and not typed and t.text.strip() and t.confidence < policy.min_asr:
@@ -269,11 +293,14 @@ def judge(
         return Verdict(True, reason, 0.0, "unknown_product", tuple(unknown))
     question = question_text(understanding, resolved_text)
     terms = set(topic_terms(question))
-    confidence = retrieval_confidence(terms, hits, policy.top_hits, question)
+    confidence = retrieval_confidence(terms, hits, policy.top_hits, question, no_typo=set(never_used))
     if o is not None and not typed and not (t is not None and t.text.strip()) and not resolved_text.strip():
         confidence = max(confidence, title_containment(terms, hits, policy.top_hits))
     has_dense = any(name in SHARED_SOURCES for hit in hits for name in hit.sources)
     threshold = min(policy.min_coverage, policy.min_dense) if has_dense else policy.min_coverage
+    similarity = text_similarity(hits, policy.top_hits)
+    if policy.use_similarity and similarity is not None and similarity >= policy.min_similarity:
+        return Verdict(False, "", max(confidence, similarity))
     if confidence < threshold:
         return Verdict(
             True,

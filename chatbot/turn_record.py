@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from chatbot.abstention import Verdict
 from chatbot.answers.plan import AnswerPlan
+from chatbot.followups import Carry
 from chatbot.generators.protocol import Answer
 from chatbot.sessions import Session
 from chatbot.turn_trace import (
@@ -47,6 +48,7 @@ class TurnContext:
     resolved: ResolvedQuery
     linked: tuple[LinkedDoc, ...]
     screen_text: str
+    carry: Carry = Carry("first")
 
 
 @dataclass
@@ -117,6 +119,10 @@ def _context_record(turn: TurnContext) -> ContextRecord:
         active_entities=tuple(ActiveEntity(e.id, e.name, e.type, round(w, 3)) for e, w in turn.active),
         resolved_query=turn.resolved.text,
         substituted=tuple(Substitution(s, e) for s, e in turn.resolved.substituted),
+        carry_kind=turn.carry.kind,
+        carried=tuple(f"{t} (weight {w:.2f})" for t, w in turn.carry.texts),
+        carry_reason=turn.carry.reason,
+        unknown_terms=turn.carry.unknown_terms,
     )
 
 

@@ -32,12 +32,14 @@ from chatbot.answer_step import (
 from chatbot.answers.compose import plan_hint
 from chatbot.answers.scope import Scoper
 from chatbot.answers.wording import CONTINUE, NO_GENERATOR, OFFER_BUTTONS, branch_question, refusal
+from chatbot.followups import Carry
+from chatbot.followups import decide as decide_carry
 from chatbot.generators.protocol import GenerationRequest, evidence_from_hits
 from chatbot.sessions import Session
 from chatbot.turn_record import TurnContext, TurnOutcome, build_trace
 from chatbot.turn_trace import TurnTrace
 from chatbot.turn_types import TurnParts, TurnResult, TurnStream
-from knowledge_graph.context import ResolvedQuery, TurnInput
+from knowledge_graph.context import TurnInput
 from retrieval.retriever import LinkedDoc, RetrievalResult
 from retrieval.understand import Understanding
 
@@ -100,11 +102,23 @@ class TurnTask:
                 entity_ids=linked_ids,
             )
         )
-        resolved = ctx.resolve(u.query.text or " ".join(fields) or screen_text[:200] or u.sound or "")
+        carry = self._carry()
+        off_topic = bool(carry.unknown_terms)
+        message = u.query.text or " ".join(fields) or screen_text[:200] or u.sound or ""
+        resolved = ctx.resolve(message, ellipsis=not off_topic)
         graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
-        linked = tuple(LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits)
+        linked = () if off_topic else tuple(LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits)
+        if carry.kind != "follow_up" and message.strip():
+            ctx.questions.append(resolved.text or message)
         active = tuple(ctx.active_entities())
-        return TurnContext(observed.entity_ids, active, resolved, linked, screen_text)
+        return TurnContext(observed.entity_ids, active, resolved, linked, screen_text, carry)
+
+    def _carry(self) -> Carry:
+        """Which recent questions this turn carries into retrieval (see `chatbot.followups`)."""
+        if not self.u.query.text.strip():
+            return Carry("new_topic", (), "a screenshot or sound states its own topic")
+        recent = list(self.session.context.questions)
+        return decide_carry(self.u.query.text, recent, self.parts.retriever.knows, self.options.carry)
 
     def pending(self) -> PendingReply:
         """What this turn answers of the bot's last turn (an offer of a person, a question back)."""
@@ -117,19 +131,27 @@ class TurnTask:
             resolved_text = f"{reply.branch.question} {reply.option.label}"
         if resolved_text and resolved_text != query.text:
             query = replace(query, text=resolved_text, dense_text=query.text or None)
+        query = replace(query, context=turn.carry.texts, own_weight=turn.carry.own_weight)
         return self.parts.retriever.search(query, top_k=self.options.top_k, linked=turn.linked)
 
     def decide(self, turn: TurnContext, result: RetrievalResult, reply: PendingReply) -> Verdict:
-        verdict = judge(self.options.policy, self.u, self._judged_text(turn.resolved), result.hits)
+        policy = self.options.policy
+        if turn.carry.mostly_unknown:  # mostly words the KB never uses: similarity must not answer
+            policy = replace(policy, use_similarity=False)
+        judged = self._judged_text(turn)
+        verdict = judge(policy, self.u, judged, result.hits, turn.carry.unknown_terms)
         if reply.kind == "choice" and verdict.kind in ("out_of_scope", "not_found") and result.hits:
             verdict = replace(verdict, abstain=False, reason="", kind="")  # a short reply to our question
         return verdict
 
-    def _judged_text(self, resolved: ResolvedQuery) -> str:
-        """What the customer said plus what their pronouns ("it", "this error") stand for. Names appended
-        for an ellipsis are left out, so "what's the weather?" after a router question stays out of scope."""
-        referred = [self.parts.graph.entity(e) for surface, e in resolved.substituted if surface]
-        return " ".join([self.u.query.text, *(e.name for e in referred if e is not None)]).strip()
+    def _judged_text(self, turn: TurnContext) -> str:
+        """What the customer said plus what their pronouns ("it", "this error") stand for and, for a
+        follow-up, the question it carries. Names appended for an ellipsis are left out, so "what's the
+        weather?" after a router question stays out of scope."""
+        referred = [self.parts.graph.entity(e) for surface, e in turn.resolved.substituted if surface]
+        carried = [turn.carry.texts[0][0]] if turn.carry.texts else []
+        names = [e.name for e in referred if e is not None]
+        return " ".join([self.u.query.text, *names, *carried]).strip()
 
     def answer(
         self, turn: TurnContext, result: RetrievalResult, verdict: Verdict, reply: PendingReply

@@ -97,6 +97,10 @@ class ContextRecord(TraceRecord):
     active_entities: tuple[ActiveEntity, ...] = ()
     resolved_query: str = ""
     substituted: tuple[Substitution, ...] = ()
+    carry_kind: str = ""  # first | follow_up | new_topic (chatbot.followups)
+    carried: tuple[str, ...] = ()  # earlier questions carried into retrieval, "text (weight w)"
+    carry_reason: str = ""
+    unknown_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from chatbot.abstention import AbstentionPolicy
+from chatbot.followups import CarryOptions
 from chatbot.generators.protocol import Generator
 from chatbot.sessions import SessionLimits
 from chatbot.traces import TraceStore
@@ -31,6 +32,7 @@ class EngineOptions:
     policy: AbstentionPolicy = AbstentionPolicy()
     limits: SessionLimits = SessionLimits()
     context: ContextOptions = ContextOptions()
+    carry: CarryOptions = CarryOptions()
 
     def __post_init__(self) -> None:
         if not 1 <= self.evidence_k <= self.top_k <= 50:

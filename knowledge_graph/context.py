@@ -151,6 +151,7 @@ class ConversationContext:
         self._turns: deque[Turn] = deque(maxlen=self.options.max_turns)
         self._count = 0
         self.last_resolved: ResolvedQuery | None = None
+        self.questions: deque[str] = deque(maxlen=4)  # recent questions that stated a topic, latest last
 
     @property
     def turns(self) -> list[Turn]:
@@ -236,8 +237,9 @@ class ConversationContext:
         best = max(variants, key=lambda e: (rank(e), [-ord(c) for c in e.id]))
         return best if rank(best) > 0 or len(variants) == 1 else None
 
-    def resolve(self, query: str) -> ResolvedQuery:
-        """Resolve pronouns, "this error", "the blue one", ... and ellipsis against the active entities."""
+    def resolve(self, query: str, *, ellipsis: bool = True) -> ResolvedQuery:
+        """Resolve pronouns, "this error", "the blue one", ... and (unless `ellipsis` is False, for a
+        message that starts a new topic) ellipsis against the active entities."""
         mentions = self.graph.link(query)
         explicit = list(dict.fromkeys(m.entity.id for m in mentions))
         taken = [m.span for m in mentions]
@@ -267,7 +269,7 @@ class ConversationContext:
                     if target is not None:
                         subs.append((query[start:end], target))
                         used.add(target.id)
-        if not explicit and not subs and len(query.split()) <= 12:
+        if ellipsis and not explicit and not subs and len(query.split()) <= 12:
             kinds = ("error_code", "symptom", "product") if _FIX_INTENT.search(lowered) else ("product",)
             target = self._most_active(kinds, used)
             if target is not None:
@@ -302,6 +304,7 @@ class ConversationContext:
             "entities": [self._known[e].to_dict() for e in sorted(self._known) if e in self._weights],
             "turns": [asdict(t) | {"entity_ids": list(t.entity_ids)} for t in self._turns],
             "shown_documents": sorted(self.shown_documents),
+            "questions": list(self.questions),
             "count": self._count,
         }
 
@@ -313,6 +316,7 @@ class ConversationContext:
         for turn in data.get("turns", []):
             context._turns.append(Turn(**(dict(turn) | {"entity_ids": tuple(turn["entity_ids"])})))
         context.shown_documents = set(data.get("shown_documents", []))
+        context.questions.extend(str(q) for q in data.get("questions", []))
         context._count = int(data.get("count", len(context._turns)))
         return context
 

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import InputError
-from core.types import RRF_K, Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
+from core.types import Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
 from retrieval.embedders.protocol import Embedder, TextEmbedder
 from retrieval.fusion import SENTENCE_SOURCE, TUNED, FusionWeights
 from retrieval.stores.protocol import DenseQuery, VectorStore
@@ -42,7 +42,8 @@ class LinkedDoc:
 class Query:
     """One retrieval request. `extra_text`: more text read off the inputs (OCR text, parsed error codes);
     `dense_text`: what ImageBind's 77-token text encoder sees instead of `text`; `context`: earlier
-    questions a low-content follow-up carries, each with its recency weight (0-1]."""
+    questions a low-content follow-up carries, each with its recency weight (0-1]; `own_weight`: how much
+    the query's own text counts beside them (0: it names no topic, only the context is searched)."""
 
     text: str = ""
     image: Image.Image | None = None
@@ -50,6 +51,7 @@ class Query:
     extra_text: tuple[str, ...] = ()
     dense_text: str | None = None
     context: tuple[tuple[str, float], ...] = ()
+    own_weight: float = 1.0
 
     @property
     def empty(self) -> bool:
@@ -68,8 +70,10 @@ class Query:
 
     @property
     def search_text(self) -> str:
-        """The full-text query: the query's own text and the carried context, most recent first."""
-        return " ".join(part for part in (self.full_text, *(t for t, _ in self.context)) if part.strip())
+        """The full-text query: the query's own text (unless `own_weight` is 0 and context is carried)
+        and the carried context, most recent first."""
+        own = "" if self.context and self.own_weight == 0 else self.full_text
+        return " ".join(part for part in (own, *(t for t, _ in self.context)) if part.strip())
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class Retriever:
         self.dense_note = dense_note
         self.text_embedder = text_embedder
         self.weights = weights
+        self._known: dict[str, bool] = {}
 
     def search(
         self,
@@ -135,9 +140,7 @@ class Retriever:
             notes.append(self.dense_note)
         full_text = query.search_text
         started = time.perf_counter()
-        hits = self.store.hybrid_search(
-            full_text or None, dense, top_k, search_filter, self.weights.by_source()
-        )
+        hits = self.store.hybrid_search(full_text or None, dense, top_k, search_filter, self.weights)
         timings["search"] = (time.perf_counter() - started) * 1000
         sources = [d.name for d in dense] + (["bm25"] if full_text else [])
         if linked:
@@ -159,6 +162,14 @@ class Retriever:
             self.dense_models(),
         )
 
+    def knows(self, term: str) -> bool:
+        """Whether any chunk of the knowledge base contains the (normalised) full-text `term`."""
+        if term not in self._known:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[term] = bool(self.store.hybrid_search(term, [], 1))
+        return self._known[term]
+
     def dense_models(self) -> dict[str, str]:
         """Each dense source this retriever can run, with the model behind it (for the trace)."""
         out: dict[str, str] = {}
@@ -173,6 +184,7 @@ class Retriever:
         """Adds the `graph` source's weighted RRF share to the best chunk of each linked document; a
         document no store source found enters at the smaller `graph_new` weight."""
         rank_of = {doc.doc_id: (rank, doc.score) for rank, doc in enumerate(linked, start=1)}
+        top = max((doc.score for doc in linked), default=0.0)
         best: dict[str, int] = {}
         for i, hit in enumerate(hits):
             best.setdefault(hit.doc_id, i)
@@ -188,8 +200,10 @@ class Retriever:
             i = best[doc_id]
             hit = fused[i]
             weight = self.weights.graph if doc_id in found else self.weights.graph_new
-            sources = {**hit.sources, "graph": SourceScore(rank, score)}
-            fused[i] = replace(hit, score=hit.score + weight / (RRF_K + rank), sources=sources)
+            source = SourceScore(rank, score)
+            share = self.weights.share("graph", source, top, weight)
+            sources = {**hit.sources, "graph": source}
+            fused[i] = replace(hit, score=hit.score + share, sources=sources)
         fused.sort(key=lambda h: h.score, reverse=True)
         return fused[:top_k]
 
@@ -198,8 +212,9 @@ class Retriever:
         if self.text_embedder is None:
             return []
         own = " ".join(p for p in (query.dense_text or query.text, *query.extra_text) if p and p.strip())
-        texts = [own] if own.strip() else []
-        weights = [1.0] if texts else []
+        weight = query.own_weight if query.context else 1.0
+        texts = [own] if own.strip() and weight > 0 else []
+        weights = [weight] if texts else []
         for text, weight in query.context:
             texts.append(text)
             weights.append(weight)

@@ -17,7 +17,7 @@ def test_a_screenshot_loses_a_near_tie_against_an_article() -> None:
     hits = [
         _hit("shot.png", "image", 1 / 61),
         _hit("article.md", "text", 1 / 62),
-        _hit("other.md", "text", 1 / 63),
+        _hit("other.md", "text", 1 / 90),
     ]
     ranked = _prefer_documents(hits, MEDIA_PRIOR)
     assert [h.doc_id for h in ranked] == ["article.md", "shot.png", "other.md"]

@@ -14,6 +14,7 @@ import pytest
 from app.runtime import open_runtime
 from core.config import Settings
 from core.errors import StoreError
+from retrieval.fusion import FusionWeights
 from retrieval.stores.milvus import MilvusStore
 from retrieval.stores.protocol import DenseQuery
 from tests.contract_vector_store import DIM, make_record, one_hot
@@ -66,10 +67,14 @@ def test_text_field_is_searched_and_weighted(tmp_path: Path) -> None:
         assert [h.doc_id for h in hits] == ["b.md", "a.md"], "placeholder text vectors never surface"
         assert hits[0].sources["dense:sentence"].score == pytest.approx(1.0)
         # BM25 prefers a.md ("cancel order"), the text field b.md: the weights decide.
-        for weights, first in (({"bm25": 3.0}, "a.md"), ({"dense:sentence": 3.0}, "b.md")):
-            fused = store.hybrid_search("cancel order", query, top_k=2, weights=weights)
-            assert fused[0].doc_id == first
-            assert set(fused[0].sources) == {"bm25", "dense:sentence"}
+        for method in ("rrf", "score"):
+            for weights, first in (
+                (FusionWeights(method, bm25=3.0), "a.md"),
+                (FusionWeights(method, sentence=3.0), "b.md"),
+            ):
+                fused = store.hybrid_search("cancel order", query, top_k=2, fusion=weights)
+                assert fused[0].doc_id == first, (method, weights)
+                assert set(fused[0].sources) == {"bm25", "dense:sentence"}
     finally:
         store.close()
 

@@ -12,9 +12,9 @@ later run whether the KB needs re-ingesting for dense search. With `dense_enable
 requests are skipped entirely. The text embedder's vectors live in a second dense field,
 `text_dense`, with its own placeholder flag (`has_text_dense`); a `DenseQuery` names its field.
 
-Fusion is weighted reciprocal rank fusion done here, over the single-source searches (which run
-anyway so each hit can report every source's rank and raw score): a hit's fused score is the sum over
-sources of `weight / (RRF_K + rank)`, one weight per source name (default 1).
+Fusion is done here, over the single-source searches (which run anyway so each hit can report every
+source's rank and raw score), by `retrieval.fusion.fuse`: normalised-score fusion or weighted RRF with
+one weight per source (default: plain RRF).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ import numpy as np
 
 from core import textnorm
 from core.errors import InputError, StoreError
-from core.types import MODALITIES, RRF_K, Hit, Record, SearchFilter, SourceScore
+from core.types import MODALITIES, Hit, Record, SearchFilter, SourceScore
+from retrieval.fusion import FusionWeights, fuse
 from retrieval.stores import filters, milvus_lite, milvus_schema
 from retrieval.stores.lite_fulltext import LiteFullText
 from retrieval.stores.milvus_schema import (
@@ -377,7 +378,7 @@ class MilvusStore:
         dense: Sequence[DenseQuery],
         top_k: int,
         search_filter: SearchFilter | None = None,
-        weights: Mapping[str, float] | None = None,
+        fusion: FusionWeights | None = None,
     ) -> list[Hit]:
         if top_k < 1:
             raise InputError(f"top_k must be >= 1, got {top_k}")
@@ -385,12 +386,7 @@ class MilvusStore:
         if len(set(names)) != len(names) or "bm25" in names:
             raise InputError(f"dense query names must be unique and not 'bm25', got {names}")
         per_source, entities = self._single_searches(text, dense, top_k, search_filter)
-        weights = weights or {}
-        fused: dict[str, float] = {}
-        for name, ranks in per_source.items():
-            weight = float(weights.get(name, 1.0))
-            for pk, source in ranks.items():
-                fused[pk] = fused.get(pk, 0.0) + weight / (RRF_K + source.rank)
+        fused = fuse(per_source, fusion or FusionWeights.equal())
         order = sorted(fused, key=lambda pk: (-fused[pk], pk))[:top_k]
         hits = []
         for pk in order:

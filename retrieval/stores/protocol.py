@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from core.types import Hit, Record, SearchFilter
+from retrieval.fusion import FusionWeights
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class VectorStore(Protocol):
 
     `open()` connects and creates the collection if needed (safe to call twice); `close()` releases
     it. `hybrid_search` fuses every dense request and the BM25 request (when `text` is non-empty)
-    with weighted reciprocal rank fusion (`weights` per source name, default 1); each returned
+    by `fusion` (normalised scores or weighted RRF, a weight per source; default plain RRF); each returned
     `Hit.sources` holds the rank and score every source gave that hit (key `bm25` for full text,
     the `DenseQuery.name` for dense requests).
     """
@@ -75,5 +76,5 @@ class VectorStore(Protocol):
         dense: Sequence[DenseQuery],
         top_k: int,
         search_filter: SearchFilter | None = None,
-        weights: Mapping[str, float] | None = None,
+        fusion: FusionWeights | None = None,
     ) -> list[Hit]: ...

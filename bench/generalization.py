@@ -1,0 +1,209 @@
+"""Generalisation benchmark: retrieval, follow-ups and abstention on knowledge nobody here wrote.
+
+Sets (built by `bench/generalization_data.py` from `../shared/eval`, split dev/test by `--seed`):
+Bitext one-answer FAQ pages (typed questions from other rows), generic follow-ups after a Bitext
+question, abstention over in-scope Bitext and out-of-scope questions, the ABCD guidelines as a KB;
+plus the sample KB's typed questions (`data/eval/queries.jsonl`, the product's own set, unsplit).
+Every case runs through the conversation engine as `supportbot eval` runs it (extractive answers,
+no ImageBind), once per mode:
+
+* `before`: the behaviour before issue 10 — no text embedder, plain RRF (every source weight 1),
+  no carry-over of earlier questions, abstention on term coverage only;
+* `after`: the defaults (text embedder, weights chosen on dev, carry-over, calibrated abstention).
+
+    python bench/generalization.py [--split test|dev] [--per-intent 6] [--seed 13] [--tune]
+
+`--tune` (dev only) grid-searches the fusion weights and abstention thresholds and prints the best.
+On this 2-core machine a test run takes a few minutes (162 typed, 54 follow-up, 182 abstention,
+~35 ABCD and 60 sample-KB cases per mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.commands import replay_case
+from app.runtime import open_runtime
+from bench import generalization_data as data
+from chatbot.engine import ChatEngine
+from core.config import Settings
+from core.types import SourceScore
+from retrieval.evaluation import CaseOutcome, EvalCase, EvalReport, load_cases
+from retrieval.evaluation import evaluate as run_eval
+from retrieval.fusion import SENTENCE_SOURCE
+
+REPO = Path(__file__).resolve().parent.parent
+BEFORE = (
+    "fusion.method=rrf",
+    "fusion.bm25=1",
+    "fusion.sentence=1",
+    "fusion.shared=1",
+    "fusion.graph=1",
+    "fusion.graph_new=1",
+    "carry.enabled=false",
+    "abstention.use_similarity=false",
+)
+MODES: dict[str, dict[str, Any]] = {
+    "before": {"text_embedder": "none", "tuning": BEFORE},
+    "after": {},
+}
+
+
+def _outcome(engine: ChatEngine, case: EvalCase, features: dict[str, tuple[float, float]]) -> CaseOutcome:
+    result = replay_case(engine, case)
+    retrieval = result.trace["retrieval"]
+    hits = retrieval["hits"]
+    similarity = max((h["sources"].get(SENTENCE_SOURCE, {}).get("score", 0.0) for h in hits[:3]), default=0.0)
+    features[case.id] = (float(retrieval.get("confidence", 0.0)), float(similarity))
+    features[f"hits:{case.id}"] = [  # type: ignore[assignment]
+        (
+            h["doc_id"],
+            h["modality"],
+            {n: SourceScore(int(s["rank"]), float(s["score"])) for n, s in h["sources"].items()},
+        )
+        for h in hits
+    ]
+    return CaseOutcome(
+        ranked=tuple(h["doc_id"] for h in hits),
+        dense=retrieval["dense"],
+        abstained=result.abstained,
+        cited=tuple(c.doc_id for c in result.citations),
+    )
+
+
+def _summary(report: EvalReport) -> dict[str, Any]:
+    judged = [c for c in report.cases if c.answerable is not None and c.abstained is not None]
+    outside = [c for c in judged if not c.answerable]
+    inside = [c for c in judged if c.answerable]
+    out: dict[str, Any] = {"n": len(report.cases), **report.overall.to_dict()}
+    out["follow_up_hit@1"] = report.by_turn["follow_up"].hit_at_1 if report.by_turn["follow_up"].n else None
+    if judged:
+        out["abstention_accuracy"] = round(
+            sum(c.abstained == (not c.answerable) for c in judged) / len(judged), 4
+        )
+        out["false_answer"] = (
+            round(sum(not c.abstained for c in outside) / len(outside), 4) if outside else 0.0
+        )
+        out["false_refusal"] = (
+            round(sum(bool(c.abstained) for c in inside) / len(inside), 4) if inside else 0.0
+        )
+    out["p95_ms"] = report.latency_p95_ms
+    return out
+
+
+def _settings(data_dir: Path, mode: str, extra: Sequence[str]) -> Settings:
+    values = dict(MODES[mode])
+    tuning = tuple(values.pop("tuning", ())) + tuple(extra)
+    return Settings(
+        data_dir=data_dir,
+        model_dir=data_dir / "no-models",  # measured without ImageBind/T5, as the README's figures are
+        allow_missing_models=True,
+        generator="extractive",
+        tuning=tuning,
+        **values,
+    )
+
+
+def run_kb(
+    kb: Path,
+    sets: Sequence[tuple[str, Path]],
+    settings: Settings,
+    visit: Callable[[ChatEngine, str, list[EvalCase], dict[str, tuple[float, float]]], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Ingests `kb` once, then runs each named case file through one engine."""
+    results: dict[str, dict[str, Any]] = {}
+    with open_runtime(settings, rebuild_outdated=True) as runtime:
+        runtime.ingest(kb, progress=False)
+        engine = runtime.engine()
+        for name, path in sets:
+            cases = load_cases(path)
+            features: dict[str, tuple[float, float]] = {}
+            report = run_eval(cases, lambda c, f=features: _outcome(engine, c, f))  # type: ignore[misc]
+            results[name] = _summary(report)
+            if visit is not None:
+                visit(engine, name, cases, features)
+    return results
+
+
+def build(root: Path, split: str, per_intent: int, seed: int) -> list[tuple[Path, list[tuple[str, Path]]]]:
+    """Every KB with its case files for `split`."""
+    out: list[tuple[Path, list[tuple[str, Path]]]] = []
+    for kb, sets in (data.bitext(root, split, per_intent, seed), data.abcd(root, split, seed)):
+        files = [
+            (s.name, data.write_cases(root / f"{s.name.replace(' ', '_')}.jsonl", s.cases)) for s in sets
+        ]
+        out.append((kb, files))
+    sample = [
+        json.loads(line) for line in (REPO / "data/eval/queries.jsonl").read_text().splitlines() if line
+    ]
+    typed = [c for c in sample if not c.get("image") and not c.get("audio") and not c.get("history")]
+    out.append((REPO / "data" / "kb", [("sample KB typed", data.write_cases(root / "sample.jsonl", typed))]))
+    return out
+
+
+def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    keys = ("n", "hit@1", "hit@5", "mrr", "follow_up_hit@1", "abstention_accuracy", "false_answer", "p95_ms")
+    lines = [f"{'set':<20} {'mode':<7} " + " ".join(f"{k:>10}" for k in keys)]
+    names = list(next(iter(results.values())))
+    for name in names:
+        for mode, by_set in results.items():
+            row = by_set.get(name, {})
+            cells = [row.get(k) for k in keys]
+            lines.append(
+                f"{name:<20} {mode:<7} "
+                + " ".join(
+                    f"{'-':>10}" if v is None else f"{v:>10.3f}" if isinstance(v, float) else f"{v:>10}"
+                    for v in cells
+                )
+            )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--per-intent", type=int, default=6, help="typed questions per Bitext intent")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--modes", default="before,after")
+    parser.add_argument(
+        "--set", dest="extra", action="append", default=[], help="SECTION.KEY=VALUE for 'after'"
+    )
+    parser.add_argument("--tune", action="store_true", help="dev split: grid-search weights and thresholds")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON results here")
+    args = parser.parse_args(argv)
+    if not data.BITEXT_CSV.is_file() or not (data.ABCD_DIR / "guidelines.json").is_file():
+        print(f"outside eval data not found under {data.SHARED} (the team's ../shared/eval)", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-generalization-") as tmp:
+        root = Path(tmp)
+        kbs = build(root, "dev" if args.tune else args.split, args.per_intent, args.seed)
+        if args.tune:
+            from bench.generalization_tune import tune
+
+            tune(kbs, lambda i, extra: _settings(root / f"tune-{i}", "after", extra), run_kb)
+            return 0
+        results: dict[str, dict[str, dict[str, Any]]] = {}
+        for mode in args.modes.split(","):
+            results[mode] = {}
+            for i, (kb, sets) in enumerate(kbs):
+                extra = args.extra if mode == "after" else ()
+                results[mode].update(run_kb(kb, sets, _settings(root / f"{mode}-{i}", mode, extra)))
+    print(f"split {args.split}, seed {args.seed}, {time.perf_counter() - started:.0f} s")
+    print(table(results))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
