@@ -58,7 +58,7 @@ MODES: dict[str, dict[str, Any]] = {
 
 def _outcome(engine: ChatEngine, case: EvalCase, features: dict[str, tuple[float, float]]) -> CaseOutcome:
     result = replay_case(engine, case)
-    retrieval = result.trace["retrieval"]
+    retrieval = result.trace.to_dict()["retrieval"]
     hits = retrieval["hits"]
     similarity = max((h["sources"].get(SENTENCE_SOURCE, {}).get("score", 0.0) for h in hits[:3]), default=0.0)
     features[case.id] = (float(retrieval.get("confidence", 0.0)), float(similarity))

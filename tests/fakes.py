@@ -29,8 +29,9 @@ from chatbot.generators.protocol import Answer, AnswerStream, GenerationRequest
 from core import textnorm
 from core.config import Settings
 from core.errors import InputError
-from core.types import RRF_K, Hit, Record, SearchFilter, SourceScore, Waveform
+from core.types import Hit, Record, SearchFilter, SourceScore, Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript
+from retrieval.fusion import FusionWeights, fuse
 from retrieval.ocr.fields import parse_fields
 from retrieval.ocr.protocol import OcrLine, OcrResult
 from retrieval.stores.protocol import DenseQuery
@@ -110,7 +111,7 @@ class InMemoryStore:
         dense: Sequence[DenseQuery],
         top_k: int,
         search_filter: SearchFilter | None = None,
-        weights: Mapping[str, float] | None = None,
+        fusion: FusionWeights | None = None,
     ) -> list[Hit]:
         if top_k < 1:
             raise InputError(f"top_k must be >= 1, got {top_k}")
@@ -127,11 +128,7 @@ class InMemoryStore:
         terms = textnorm.normalise(text).split() if text else []
         if terms:
             per_source["bm25"] = _ranked(_bm25(rows, terms), limit)
-        fused: dict[str, float] = {}
-        for name, ranks in per_source.items():
-            weight = float((weights or {}).get(name, 1.0))
-            for pk, source in ranks.items():
-                fused[pk] = fused.get(pk, 0.0) + weight / (RRF_K + source.rank)
+        fused = fuse(per_source, fusion or FusionWeights.equal())
         order = sorted(fused, key=lambda pk: (-fused[pk], pk))[:top_k]
         return [
             self._hit(rows[pk], fused[pk], {n: r[pk] for n, r in per_source.items() if pk in r})

@@ -75,7 +75,7 @@ def _docs(trace: dict[str, Any]) -> list[str]:
 
 def test_graph_boosts_but_does_not_displace_the_e57_article(engine: ChatEngine) -> None:
     result = engine.turn(f"s-{uuid.uuid4().hex}", "My C5 camera says the SD card cannot be read").finish()
-    trace = result.trace
+    trace = result.trace.to_dict()
     assert _docs(trace)[0] == E57, _docs(trace)
     top = trace["retrieval"]["hits"][0]["sources"]
     assert {"bm25", "dense:sentence"} <= set(top), "both text channels found it"
@@ -89,20 +89,24 @@ def test_weather_after_a_c5_turn_inherits_nothing_and_is_refused(engine: ChatEng
     else:
         engine.turn(session, image=KB / "screenshots" / "e57_sd_card.png").finish()
     result = engine.turn(session, "what's the weather in Paris?").finish()
-    context = result.trace["context"]
+    context = result.trace.to_dict()["context"]
     assert "C5" not in context["resolved_query"], context["resolved_query"]
     assert context["carry_kind"] == "new_topic" and not context["carried"]
     assert "pari" in context["unknown_terms"]
     assert result.abstained, result.text
-    assert not result.trace["retrieval"]["graph_paths"], "an off-topic message gets no graph documents"
+    assert not result.trace.to_dict()["retrieval"]["graph_paths"], (
+        "an off-topic message gets no graph documents"
+    )
 
 
 def test_generic_follow_up_carries_the_previous_question(engine: ChatEngine) -> None:
     session = f"s-{uuid.uuid4().hex}"
     engine.turn(session, "how do I format the memory card of my camera?").finish()
     result = engine.turn(session, "can you walk me through it?").finish()
-    context = result.trace["context"]
+    context = result.trace.to_dict()["context"]
     assert context["carry_kind"] == "follow_up" and context["carried"][0].endswith("(weight 1.00)")
     assert "memory card" in context["carried"][0]
-    assert E57 in _docs(result.trace)[:3] or any("c5" in d for d in _docs(result.trace)[:3])
+    assert E57 in _docs(result.trace.to_dict())[:3] or any(
+        "c5" in d for d in _docs(result.trace.to_dict())[:3]
+    )
     assert not result.abstained, result.text

@@ -158,8 +158,8 @@ def context_markdown(context: ContextRecord, retrieval: RetrievalRecord) -> str:
     lines = [
         f"**Resolved query:** {context.resolved_query or '(empty)'}",
         f"**Substituted:** {subs or 'nothing'}",
-        f"**Carried over:** {'; '.join(context.get('carried', [])) or 'nothing'} "
-        f"({context.get('carry_kind') or 'n/a'}: {context.get('carry_reason', '')})",
+        f"**Carried over:** {'; '.join(context.carried) or 'nothing'} "
+        f"({context.carry_kind or 'n/a'}: {context.carry_reason})",
         f"**Linked this turn:** {', '.join(context.linked_entities) or 'none'}",
         f"**Graph paths:** {len(retrieval.graph_paths)} (drawn below when there are any)",
         f"**Sources:** {', '.join(retrieval.sources)}; dense retrieval "
