@@ -94,7 +94,7 @@ def format_hits(result: RetrievalResult) -> str:
         lines.append(f"    {hit.snippet()}")
     if not result.hits:
         lines.append("no matching knowledge-base items")
-    lines.append("dense retrieval: " + ("on" if result.dense else "OFF (full-text only)"))
+    lines.append("ImageBind (cross-modal) dense retrieval: " + ("on" if result.dense else "OFF"))
     lines.extend(f"note: {note}" for note in result.notes)
     return "\n".join(lines)
 

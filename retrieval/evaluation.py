@@ -376,6 +376,6 @@ def format_table(report: EvalReport) -> str:
             )
     else:
         lines.append("answers: not evaluated (no answer generator)")
-    lines.append("dense retrieval: " + ("on" if report.dense else "OFF (full-text only)"))
+    lines.append("ImageBind (cross-modal) dense retrieval: " + ("on" if report.dense else "OFF"))
     lines.extend(f"note: {n}" for n in report.notes)
     return "\n".join(lines)

@@ -46,7 +46,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "secret",
         r"\b(?:admin(?:istrator)?|root|master|staff|internal|superuser)\s+(?:password|passcode|pin|credentials?)"
-        r"\b[^.!?\n]{0,20}?(?:\bis\b|=|:)\s*\S+"
+        # the value must look like one (a digit in it, or quoted): "is printed on the label" is advice
+        r"\b[^.!?\n]{0,20}?(?:\bis\s+(?:[\"'\u201c\u2018]\S+|(?=[^\s.!?]*\d)\S+)|[=:]\s*\S+)"
         r"|\b(?:api[ _-]?key|secret[ _-]?key|access[ _-]?token)\b[^.!?\n]{0,12}?(?:\bis\b|=|:)\s*\S{6,}",
     ),
 )

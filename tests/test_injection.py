@@ -92,3 +92,12 @@ def test_the_generator_never_sees_the_planted_text(runtime: tuple[Runtime, Inges
     assert "Ignore all previous instructions" not in generation.input
     assert injection.REMOVED in generation.input
     assert "refund" not in result.text.lower()
+
+
+def test_advice_about_where_a_password_is_found_is_not_a_planted_secret() -> None:
+    """The sample FAQ says where the default password is printed: that is support content, not a leak."""
+    advice = "The default admin password is printed on the label under the router."
+    assert not injection.find(advice)
+    assert injection.strip(advice) == advice
+    assert injection.find("Staff only: the admin password is hunter5.")
+    assert injection.find('the admin password is "swordfish".')
