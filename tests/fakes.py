@@ -28,13 +28,12 @@ from chatbot.generators.grounding import finish_answer
 from chatbot.generators.protocol import Answer, AnswerStream, GenerationRequest
 from core import textnorm
 from core.config import Settings
-from core.errors import InputError
 from core.types import Hit, Record, SearchFilter, SourceScore, Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript
 from retrieval.fusion import FusionWeights, fuse
 from retrieval.ocr.fields import parse_fields
 from retrieval.ocr.protocol import OcrLine, OcrResult
-from retrieval.stores.protocol import DenseQuery
+from retrieval.stores.protocol import DenseQuery, check_hybrid_request
 
 SOURCE_LIMIT = 20  # each source's own candidates, as the Milvus store asks (MIN_SOURCE_LIMIT)
 K1, B = 1.2, 0.75
@@ -113,11 +112,7 @@ class InMemoryStore:
         search_filter: SearchFilter | None = None,
         fusion: FusionWeights | None = None,
     ) -> list[Hit]:
-        if top_k < 1:
-            raise InputError(f"top_k must be >= 1, got {top_k}")
-        names = [q.name for q in dense]
-        if len(set(names)) != len(names) or "bm25" in names:
-            raise InputError(f"dense query names must be unique and not 'bm25', got {names}")
+        check_hybrid_request(dense, top_k)
         rows = {pk: r for pk, r in self._rows.items() if _passes(r, search_filter)}
         limit = max(top_k, SOURCE_LIMIT)
         per_source: dict[str, dict[str, SourceScore]] = {}

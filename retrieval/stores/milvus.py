@@ -20,30 +20,24 @@ one weight per source (default: plain RRF).
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlparse
-
-import numpy as np
 
 from core import textnorm
 from core.errors import InputError, StoreError
-from core.types import MODALITIES, Hit, Record, SearchFilter, SourceScore
+from core.types import Hit, Record, SearchFilter, SourceScore
 from retrieval.fusion import FusionWeights, fuse
 from retrieval.stores import filters, milvus_lite, milvus_schema
 from retrieval.stores.lite_fulltext import LiteFullText
+from retrieval.stores.milvus_rows import checked_vector, record_row
 from retrieval.stores.milvus_schema import (
-    DOC_ID_MAX_BYTES,
     MIN_SOURCE_LIMIT,
     OUTPUT_FIELDS,
-    SOURCE_MAX_BYTES,
-    TEXT_MAX_BYTES,
     hit_from_entity,
-    truncate_utf8,
 )
-from retrieval.stores.protocol import DenseQuery
+from retrieval.stores.protocol import DenseQuery, check_hybrid_request
 
 REACH_TIMEOUT_S = 3.0
 _WRITE_BATCH = 128
@@ -195,7 +189,7 @@ class MilvusStore:
     # ---- writes ------------------------------------------------------------------------------
 
     def upsert(self, records: Sequence[Record]) -> None:
-        rows = [self._row(r) for r in records]
+        rows = [record_row(r, self.dim, self.text_dim) for r in records]
         client = self._require()
         for start in range(0, len(rows), _WRITE_BATCH):
             with self._errors("writing chunks"):
@@ -222,65 +216,6 @@ class MilvusStore:
                 client.delete(self.collection, ids=list(batch), timeout=self._timeout_s)
         if self._fulltext is not None:
             self._fulltext.index.delete_ids(ids)
-
-    def _row(self, record: Record) -> dict[str, Any]:
-        chunk = record.chunk
-        if chunk.modality not in MODALITIES:
-            raise InputError(f"chunk {chunk.id} has modality {chunk.modality!r}; use one of {MODALITIES}")
-        if len(chunk.doc_id.encode("utf-8")) > DOC_ID_MAX_BYTES:
-            raise InputError(
-                f"doc_id {chunk.doc_id[:80]!r}... exceeds {DOC_ID_MAX_BYTES} bytes; shorten its path"
-            )
-        if len(chunk.source.encode("utf-8")) > SOURCE_MAX_BYTES:
-            raise InputError(f"source {chunk.source[:80]!r}... exceeds {SOURCE_MAX_BYTES} bytes; shorten it")
-        metadata = dict(chunk.metadata)
-        if chunk.title:
-            metadata.setdefault("title", chunk.title)
-        try:
-            metadata = json.loads(json.dumps(metadata, default=str))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"metadata of chunk {chunk.id} is not JSON-serialisable: {exc}") from exc
-        if record.vector is None:
-            dense, has_dense = self._placeholder(self.dim), False
-        else:
-            dense, has_dense = self._vector(record.vector, f"vector of chunk {chunk.id}"), True
-        if record.text_vector is None:
-            text_dense, has_text = self._placeholder(self.text_dim), False
-        else:
-            text_dense = self._vector(record.text_vector, f"text vector of chunk {chunk.id}", self.text_dim)
-            has_text = True
-        return {
-            "id": chunk.id,
-            "doc_id": chunk.doc_id,
-            "chunk_id": int(chunk.chunk_id),
-            "modality": chunk.modality,
-            "text": truncate_utf8(chunk.text, TEXT_MAX_BYTES),
-            "terms": truncate_utf8(textnorm.normalise(chunk.text), TEXT_MAX_BYTES),
-            "source": chunk.source,
-            "metadata": metadata,
-            "has_dense": has_dense,
-            "dense": dense,
-            "has_text_dense": has_text,
-            "text_dense": text_dense,
-        }  # `sparse` is produced by the BM25 function from `terms`; never written
-
-    @staticmethod
-    def _placeholder(dim: int) -> list[float]:
-        vec = [0.0] * dim
-        vec[0] = 1.0
-        return vec
-
-    def _vector(self, vector: np.ndarray, what: str, dim: int | None = None) -> list[float]:
-        dim = self.dim if dim is None else dim
-        arr = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if arr.shape != (dim,):
-            raise StoreError(
-                f"{what} has {arr.size} dims but the collection holds {dim}; use a fresh --data-dir "
-                "or re-ingest with the same embedder"
-            )
-        if not np.all(np.isfinite(arr)) or not np.any(arr):
-            raise StoreError(f"{what} is all zeros or not finite; the embedder produced an unusable vector")
-        return cast(list[float], arr.tolist())
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -380,11 +315,7 @@ class MilvusStore:
         search_filter: SearchFilter | None = None,
         fusion: FusionWeights | None = None,
     ) -> list[Hit]:
-        if top_k < 1:
-            raise InputError(f"top_k must be >= 1, got {top_k}")
-        names = [q.name for q in dense]
-        if len(set(names)) != len(names) or "bm25" in names:
-            raise InputError(f"dense query names must be unique and not 'bm25', got {names}")
+        check_hybrid_request(dense, top_k)
         per_source, entities = self._single_searches(text, dense, top_k, search_filter)
         fused = fuse(per_source, fusion or FusionWeights.equal())
         order = sorted(fused, key=lambda pk: (-fused[pk], pk))[:top_k]
@@ -413,7 +344,7 @@ class MilvusStore:
             if q.field == "dense" and not self.dense_enabled:
                 continue
             dim = self.dim if q.field == "dense" else self.text_dim
-            vec = self._vector(q.vector, f"query vector {q.name!r}", dim)
+            vec = checked_vector(q.vector, f"query vector {q.name!r}", dim)
             expr = filters.combine(base, f"has_{q.field} == true")
             requests.append((q.name, q.field, [vec], params, expr))
         terms = textnorm.normalise(text) if text else ""

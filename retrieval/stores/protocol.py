@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from core.errors import InputError
 from core.types import Hit, Record, SearchFilter
 from retrieval.fusion import FusionWeights
 
@@ -78,3 +79,12 @@ class VectorStore(Protocol):
         search_filter: SearchFilter | None = None,
         fusion: FusionWeights | None = None,
     ) -> list[Hit]: ...
+
+
+def check_hybrid_request(dense: Sequence[DenseQuery], top_k: int) -> None:
+    """What every store's `hybrid_search` refuses: top_k below 1, dense query names repeated or 'bm25'."""
+    if top_k < 1:
+        raise InputError(f"top_k must be >= 1, got {top_k}")
+    names = [q.name for q in dense]
+    if len(set(names)) != len(names) or "bm25" in names:
+        raise InputError(f"dense query names must be unique and not 'bm25', got {names}")
