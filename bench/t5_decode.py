@@ -21,30 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-FLAN_T5_BASE = {
-    "architectures": ["T5ForConditionalGeneration"],
-    "d_ff": 2048,
-    "d_kv": 64,
-    "d_model": 768,
-    "decoder_start_token_id": 0,
-    "dense_act_fn": "gelu_new",
-    "dropout_rate": 0.1,
-    "eos_token_id": 1,
-    "feed_forward_proj": "gated-gelu",
-    "is_encoder_decoder": True,
-    "is_gated_act": True,
-    "layer_norm_epsilon": 1e-06,
-    "model_type": "t5",
-    "n_positions": 512,
-    "num_decoder_layers": 12,
-    "num_heads": 12,
-    "num_layers": 12,
-    "pad_token_id": 0,
-    "relative_attention_max_distance": 128,
-    "relative_attention_num_buckets": 32,
-    "tie_word_embeddings": False,
-    "vocab_size": 32128,
-}
+from core.catalogue import FLAN_T5_BASE_CONFIG
+
+FLAN_T5_BASE = FLAN_T5_BASE_CONFIG  # flan-t5-base's exact config (random weights)
 INPUT_TOKENS = 457
 NEW_TOKENS = 64
 

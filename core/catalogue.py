@@ -273,3 +273,32 @@ def spec(name: str) -> ModelSpec:
 def speech_folder(size: str) -> tuple[str, ...]:
     """Where a faster-whisper size lives under the model dir."""
     return ("faster-whisper", size)
+
+
+# config.json of google/flan-t5-base at the pinned commit above: what real-size random stand-ins are
+# built from (tests/test_real_size.py, bench/t5_decode.py), so they cost what the real weights cost.
+FLAN_T5_BASE_CONFIG: dict[str, object] = {
+    "architectures": ["T5ForConditionalGeneration"],
+    "d_ff": 2048,
+    "d_kv": 64,
+    "d_model": 768,
+    "decoder_start_token_id": 0,
+    "dense_act_fn": "gelu_new",
+    "dropout_rate": 0.1,
+    "eos_token_id": 1,
+    "feed_forward_proj": "gated-gelu",
+    "initializer_factor": 1.0,
+    "is_encoder_decoder": True,
+    "is_gated_act": True,
+    "layer_norm_epsilon": 1e-06,
+    "model_type": "t5",
+    "n_positions": 512,
+    "num_decoder_layers": 12,
+    "num_heads": 12,
+    "num_layers": 12,
+    "pad_token_id": 0,
+    "relative_attention_max_distance": 128,
+    "relative_attention_num_buckets": 32,
+    "tie_word_embeddings": False,
+    "vocab_size": 32128,
+}

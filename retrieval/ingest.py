@@ -289,7 +289,7 @@ class Ingestor:
         it (OCR), checks all text for planted instructions (adding to `warnings`) and embeds."""
         media = [self._decode(c) for c in chunks]
         chunks = [self._with_reading(c, m) for c, m in zip(chunks, media, strict=True)]
-        chunks, _ = flag_injections(chunks, warnings)
+        chunks, _ = injection.flag_chunks(chunks, warnings)
         texts = self._embed_texts(chunks)
         if self.embedder is None:
             return [Record(c, None, t) for c, t in zip(chunks, texts, strict=True)]
@@ -388,23 +388,6 @@ class Ingestor:
                     sink.remove_document(doc_id)
             del self.manifest.entries[rel]
         return len(gone)
-
-
-def flag_injections(chunks: list[Chunk], warnings: list[str]) -> tuple[list[Chunk], list[str]]:
-    """Marks chunks holding instructions aimed at the bot (see `retrieval.injection`) and warns about
-    them. They are still indexed — nothing is lost — but answer generators never see those sentences."""
-    out = []
-    for chunk in chunks:
-        found = injection.find(chunk.text)
-        if found:
-            kinds = sorted({f.kind for f in found})
-            warnings.append(
-                f"chunk {chunk.chunk_id} holds text addressed to the assistant ({', '.join(kinds)}): "
-                f"{found[0].excerpt!r}; it is kept out of generated answers"
-            )
-            chunk = replace(chunk, metadata={**chunk.metadata, "injection": kinds})
-        out.append(chunk)
-    return out, warnings
 
 
 def _call(embed: Callable[[list[Any]], np.ndarray], inputs: list[Any]) -> np.ndarray:

@@ -15,9 +15,10 @@ a kind of their own and never reach an answer either.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.sanitise import fold_for_matching
+from core.types import Chunk
 
 _BOT = r"(?:assistants?|chatbots?|ai|bots?|language models?)"
 _PATTERNS: tuple[tuple[str, str], ...] = (
@@ -104,3 +105,20 @@ def strip(text: str) -> str:
     if not any(drop):  # matched only across more than two sentences: keep nothing of it
         return REMOVED
     return " ".join(out)
+
+
+def flag_chunks(chunks: list[Chunk], warnings: list[str]) -> tuple[list[Chunk], list[str]]:
+    """Marks chunks holding instructions aimed at the bot and warns about them (at ingestion). They are
+    still indexed — nothing is lost — but answer generators never see those sentences."""
+    out = []
+    for chunk in chunks:
+        found = find(chunk.text)
+        if found:
+            kinds = sorted({f.kind for f in found})
+            warnings.append(
+                f"chunk {chunk.chunk_id} holds text addressed to the assistant ({', '.join(kinds)}): "
+                f"{found[0].excerpt!r}; it is kept out of generated answers"
+            )
+            chunk = replace(chunk, metadata={**chunk.metadata, "injection": kinds})
+        out.append(chunk)
+    return out, warnings

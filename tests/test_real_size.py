@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from app.cli import main
-from core.catalogue import spec
+from core.catalogue import FLAN_T5_BASE_CONFIG, spec
 from core.checkpoints import Checkpoint
 from core.errors import ConfigError
 from tests.hf_server import FakeHub, HubServer
@@ -103,31 +103,7 @@ def test_a_random_real_size_imagebind_checkpoint_round_trips(
 
 # --- T5 with flan-t5-base's exact configuration ---------------------------------------------------
 
-FLAN_T5_BASE = {  # config.json of google/flan-t5-base at the catalogue's pinned commit
-    "architectures": ["T5ForConditionalGeneration"],
-    "d_ff": 2048,
-    "d_kv": 64,
-    "d_model": 768,
-    "decoder_start_token_id": 0,
-    "dense_act_fn": "gelu_new",
-    "dropout_rate": 0.1,
-    "eos_token_id": 1,
-    "feed_forward_proj": "gated-gelu",
-    "initializer_factor": 1.0,
-    "is_encoder_decoder": True,
-    "is_gated_act": True,
-    "layer_norm_epsilon": 1e-06,
-    "model_type": "t5",
-    "n_positions": 512,
-    "num_decoder_layers": 12,
-    "num_heads": 12,
-    "num_layers": 12,
-    "pad_token_id": 0,
-    "relative_attention_max_distance": 128,
-    "relative_attention_num_buckets": 32,
-    "tie_word_embeddings": False,
-    "vocab_size": 32128,
-}
+FLAN_T5_BASE = FLAN_T5_BASE_CONFIG  # config.json of google/flan-t5-base at the pinned commit
 FLAN_T5_BASE_PARAMETERS = 247_577_856  # google/flan-t5-base's parameter count
 CORPUS = [
     "To reset the X200 router, hold the reset button for ten seconds until the light blinks amber.",
