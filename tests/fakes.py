@@ -6,6 +6,7 @@
 - `ScriptedGenerator`, a `Generator` that answers from a script (question substring -> answer text);
 - `ScriptedTranscriber`, a `Transcriber` that hears what it is told, with a confidence;
 - `ScriptedReader`, a `ScreenshotReader` that reads given lines, with a confidence;
+- `IngestSkippingOcr`, which reads nothing while the KB is ingested, then hands over to a real reader;
 - `fake_runtime`, a `Runtime` over an `InMemoryStore` (no Milvus Lite, no model weights).
 
 Use them only where the part is not the subject of the test; the backend and end-to-end tests keep
@@ -32,7 +33,7 @@ from core.types import Hit, Record, SearchFilter, SourceScore, Waveform
 from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript
 from retrieval.fusion import FusionWeights, fuse
 from retrieval.ocr.fields import parse_fields
-from retrieval.ocr.protocol import OcrLine, OcrResult
+from retrieval.ocr.protocol import OcrLine, OcrResult, ScreenshotFields, ScreenshotReader
 from retrieval.stores.protocol import DenseQuery, check_hybrid_request
 
 SOURCE_LIMIT = 20  # each source's own candidates, as the Milvus store asks (MIN_SOURCE_LIMIT)
@@ -276,3 +277,27 @@ def fake_runtime(
 
 
 __all__ = ["InMemoryStore", "ScriptedGenerator", "ScriptedReader", "ScriptedTranscriber", "fake_runtime"]
+
+
+class IngestSkippingOcr:
+    """FAKE during ingestion only: OCR of the KB's own images is not the subject here (test_ingest.py
+    and test_ocr.py cover it) and would cost ~55 s on 2 cores; their captions carry their text.
+    After `enable()` every read goes to the real RapidOCR: customer screenshots are really read."""
+
+    name = "rapidocr"
+
+    def __init__(self, real: ScreenshotReader) -> None:
+        self.real = real
+        self.enabled = False
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def load(self) -> None:
+        if self.enabled:
+            self.real.load()
+
+    def read(self, image: Image.Image) -> OcrResult:
+        if not self.enabled:
+            return OcrResult("", (), 0.0, ScreenshotFields(), "skipped")
+        return self.real.read(image)

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from app.runtime import Runtime, open_runtime
 from chatbot.engine import ChatEngine
 from chatbot.turn_trace import Substitution, TurnTrace
 from core.config import Settings
-from retrieval.ocr.protocol import OcrResult, ScreenshotFields, ScreenshotReader
 from retrieval.ocr.rapidocr import RapidOcrReader
+from tests.fakes import IngestSkippingOcr
 
 pytestmark = pytest.mark.slow
 
@@ -183,30 +182,6 @@ BEATS = frozenset(
         "topic-switch-to-the-camera",
     }
 )
-
-
-class IngestSkippingOcr:
-    """FAKE during ingestion only: OCR of the KB's own images is not the subject here (test_ingest.py
-    and test_ocr.py cover it) and would cost ~55 s on 2 cores; their captions carry their text.
-    After `enable()` every read goes to the real RapidOCR: customer screenshots are really read."""
-
-    name = "rapidocr"
-
-    def __init__(self, real: ScreenshotReader) -> None:
-        self.real = real
-        self.enabled = False
-
-    def enable(self) -> None:
-        self.enabled = True
-
-    def load(self) -> None:
-        if self.enabled:
-            self.real.load()
-
-    def read(self, image: Image.Image) -> OcrResult:
-        if not self.enabled:
-            return OcrResult("", (), 0.0, ScreenshotFields(), "skipped")
-        return self.real.read(image)
 
 
 @pytest.fixture(scope="module")
