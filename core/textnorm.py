@@ -5,6 +5,9 @@ them (measured: "refunds" does not match "refund", "the" is indexed), so the sam
 is done here, for documents and queries alike, and the store indexes the result: lower-casing,
 English stop words removed, Snowball English stemming, and support codes written one way
 ("E42", "E-42", "error 42" -> "e42"; "v3.0.1" -> "3.0.1"); clock times are dropped.
+
+`split_sentences` is the one sentence splitter (chunking, the answer composer, the injection
+filter, the knowledge graph's same-sentence rule all cut text with it).
 """
 
 from __future__ import annotations
@@ -157,6 +160,10 @@ _CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\b\.?)?", re.IGNOR
 _CODE = re.compile(r"\b(?:e|err|error|error\s+code|code)\s*[-:#]?\s*0*(\d{1,3})\b", re.IGNORECASE)
 _VERSION = re.compile(r"\bv(?=\d+\.\d)", re.IGNORECASE)
 _TOKEN = re.compile(r"\d+(?:\.\d+)+|\w+", re.UNICODE)
+# A sentence ends after . ! ? … or a CJK stop and any closing quotes or brackets, at whitespace.
+_END = r"(?<=[.!?…。！？])[\"')\]]*\s+"
+SENTENCE_END = re.compile(_END + r"(?=\S)")
+_END_BEFORE_WORD = re.compile(_END + r"(?=[^\s\d])")
 
 
 @lru_cache(maxsize=1)
@@ -184,3 +191,13 @@ def tokens(text: str) -> list[str]:
 def normalise(text: str) -> str:
     """`tokens` joined by spaces: what the store's BM25 field holds for a text."""
     return " ".join(tokens(text))
+
+
+def split_sentences(text: str, *, digit_starts: bool = True) -> list[str]:
+    """The sentences of `text`, stripped, empty ones left out (see `SENTENCE_END`).
+
+    `digit_starts=False` never starts a sentence with a digit ("Hold it for 10 s. 2 beeps follow"
+    stays whole), as the answer composer reads the passages it quotes; chunking splits there too.
+    """
+    pattern = SENTENCE_END if digit_starts else _END_BEFORE_WORD
+    return [s.strip() for s in pattern.split(text) if s.strip()]

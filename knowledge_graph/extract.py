@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import textnorm
 from core.types import Chunk
 from knowledge_graph.entities import (
     Entity,
@@ -29,7 +30,7 @@ _FIX_HEADING = re.compile(
     re.IGNORECASE,
 )
 _TROUBLE_TAGS = frozenset({"troubleshooting", "troubleshoot", "error code", "error codes"})
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+_SENTENCE_END = re.compile(f"{textnorm.SENTENCE_END.pattern}|\n")  # a line break ends one too
 
 
 def _json_safe(value: Any) -> Any:

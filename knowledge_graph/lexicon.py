@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core import textnorm
 from core.types import Chunk
 from knowledge_graph.entities import (
     COLOURS,
@@ -28,10 +29,6 @@ from knowledge_graph.entities import (
 )
 
 _PHRASE_RE = re.compile(r"(?<![\w-])([A-Z]{1,4}\d{1,4}[A-Z]?)((?:[ ]+[A-Z][A-Za-z]*){1,3})")
-_STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "is", "it"]
-    + ["no", "not", "of", "on", "or", "the", "then", "to", "with"]
-)
 _KIND_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("policy", re.compile(r"warrant|return|refund|privacy|polic|ship|deliver|subscri|plus\b|gdpr|store")),
     ("fix", re.compile(r"reset|restart|reboot|update\b|re-?pair|reinstall|replace|power.?cycle")),
@@ -83,7 +80,7 @@ def lexicon_of(chunks: Sequence[Chunk]) -> DocLexicon:
         for match in _PHRASE_RE.finditer(text):
             words: list[str] = []
             for word in match.group(2).split():
-                if word.casefold() in _STOPWORDS:
+                if word.casefold() in textnorm.STOP_WORDS:  # "X200 Router For ..." ends at "For"
                     break
                 words.append(word)
                 phrases[" ".join([match.group(1), *words])] += 1

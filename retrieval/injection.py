@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from core import textnorm
 from core.sanitise import fold_for_matching
 from core.types import Chunk
 
@@ -53,7 +54,6 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
 )
 _COMPILED = tuple((name, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for name, pattern in _PATTERNS)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 REMOVED = "[instruction-like text removed]"
 
@@ -90,7 +90,7 @@ def strip(text: str) -> str:
     neighbouring sentences that only together hold one are both replaced."""
     if not _matches(text):
         return text
-    sentences = [part.strip() for part in _SENTENCE.findall(text) if part.strip()]
+    sentences = [part for line in text.splitlines() for part in textnorm.split_sentences(line)]
     drop = [_matches(sentence) for sentence in sentences]
     for i in range(len(sentences) - 1):
         if not drop[i] and not drop[i + 1] and _matches(f"{sentences[i]} {sentences[i + 1]}"):

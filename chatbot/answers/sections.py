@@ -14,13 +14,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core import textnorm
+from core.textnorm import SENTENCE_END
+
 BlockKind = Literal["paragraph", "steps", "bullets", "table"]
 
 _ORDERED = re.compile(r"^\s{0,3}(\d{1,3})[.)]\s+")
 _BULLET = re.compile(r"^\s{0,3}[-*+]\s+")
 _TABLE = re.compile(r"^\s*\|")
 _QA = re.compile(r"^\s*([QA]):\s*", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[^\s\d])")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1")
 
 
@@ -106,7 +108,7 @@ def passage_body(text: str, title: str) -> list[str]:
         len(paragraphs) > 1
         and flat_title
         and " ".join(paragraphs[0].split()).casefold().startswith(flat_title)
-        and not _SENTENCE_END.search(paragraphs[0] + " x")
+        and not SENTENCE_END.search(paragraphs[0] + " x")
     ):
         paragraphs = paragraphs[1:]
     out: list[str] = []
@@ -129,7 +131,9 @@ def plain_text(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
+    """The sentences the composer quotes: `core.textnorm.split_sentences` of `text` with its whitespace
+    collapsed, never starting one at a digit."""
+    return textnorm.split_sentences(" ".join(text.split()), digit_starts=False)
 
 
 def _header(text: str, title: str) -> tuple[str, str]:

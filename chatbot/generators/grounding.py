@@ -1,10 +1,11 @@
 """Is an answer supported by the passages it cites? Citation parsing, the grounding check, the verdict.
 
 `check_grounding` is deliberately simple and strict: the answer must cite at least one passage,
-every cited number must exist, and at least `threshold` of the answer's content words (lowercased,
-crudely stemmed, stop words and citation markers removed) must occur in the cited passages. An
-answer that fails is returned with `grounded=False` and a reason; the chat engine then shows a
-hedged message or abstains instead of presenting it as fact.
+every cited number must exist, and at least `threshold` of the answer's content words must occur
+in the cited passages. Content words are `core.textnorm` index terms (the stems search and
+abstention use), without stop words, phrasing filler and citation markers. An answer that fails
+is returned with `grounded=False` and a reason; the chat engine then shows a hedged message or
+abstains instead of presenting it as fact.
 """
 
 from __future__ import annotations
@@ -14,30 +15,25 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from chatbot.generators.protocol import Answer, Evidence, GenerationRequest
+from core import textnorm
 from core.errors import ConfigError
 
 DEFAULT_THRESHOLD = 0.5
 
 _CITATION = re.compile(r"\[\s*(\d{1,4}(?:\s*[,;]\s*\d{1,4})*)\s*\]")
-_WORD = re.compile(r"[a-z0-9]+")
 _ABSTAIN = re.compile(
     r"\b(?:can ?not|can't|cannot|unable to)\s+(?:answer|help with)\b"
     r"|\bdon't know\b"
     r"|\bnot (?:covered|answered) (?:by|in) (?:our|the)\b"
 )
 
-_STOP_WORDS_TEXT = (
-    "a about above after again against all am an and any are as at be because been before being "
-    "below between both but by can could did do does doing down during each few for from further had "
-    "has have having he her here hers herself him himself his how i if in into is it its itself just "
-    "me more most my myself no nor not now of off on once only or other our ours ourselves out over "
-    "own same she should so some such than that the their theirs them themselves then there these "
-    "they this those through to too under until up very was we were what when where which while who "
-    "whom why will with would you your yours yourself yourselves s t d ll m re ve also may might "
-    "must shall us let get got please yes ok okay don doesn didn isn aren wasn weren won wouldn "
-    "shouldn couldn cannot one"
+# Words an answer uses to phrase things, beyond `core.textnorm`'s stop list, which carry no fact
+# to check (contraction leftovers "don", "t", modal and filler verbs).
+_FILLER_TEXT = (
+    "s t d ll m re ve also may might must shall us let get got yes don doesn didn isn aren wasn weren "
+    "won wouldn shouldn couldn cannot one"
 )
-STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
+FILLER: frozenset[str] = frozenset(textnorm.tokens(_FILLER_TEXT))
 
 
 class GroundingCheck(NamedTuple):
@@ -61,17 +57,11 @@ def strip_citations(text: str) -> str:
     return " ".join(_CITATION.sub(" ", text).split())
 
 
-def _stem(word: str) -> str:
-    for suffix, min_len in (("ing", 6), ("ed", 5), ("es", 5), ("s", 4)):
-        if len(word) >= min_len and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 def content_words(text: str) -> list[str]:
-    """Lowercased, stemmed words that carry meaning (stop words and citation markers removed)."""
-    flat = strip_citations(text).lower().replace("’", "'")
-    return [_stem(w) for w in _WORD.findall(flat) if w not in STOP_WORDS]
+    """The index terms (`core.textnorm.tokens`: the same stems abstention and search use) of the words
+    that carry meaning: citation markers, stop words and phrasing filler removed."""
+    flat = strip_citations(text).replace("’", "'")
+    return [t for t in textnorm.tokens(flat) if t not in FILLER]
 
 
 def is_abstention(text: str) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.errors import ConfigError
+from core.textnorm import split_sentences
 
 DEFAULT_MAX_CHARS = 1200
 DEFAULT_DENSE_CHARS = 200  # ~77 CLIP BPE tokens of English prose
@@ -32,7 +33,6 @@ PATH_SEPARATOR = " > "
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"')\]]*\s+(?=\S)")
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
@@ -135,11 +135,6 @@ def clean_inline(text: str) -> str:
     text = _EMPHASIS_CLOSE.sub("", text)
     text = text.replace("`", "")
     return " ".join(text.split())
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of `text` (split after . ! ? … and CJK stops followed by whitespace)."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def cap_words(text: str, limit: int) -> str:
