@@ -16,7 +16,6 @@ from typing import Any
 
 from core.types import SearchFilter, SourceScore
 from retrieval.stores.fulltext import FullTextRow, TantivyIndex
-from retrieval.stores.milvus_schema import OUTPUT_FIELDS
 
 log = logging.getLogger(__name__)
 _REBUILD_BATCH = 1000
@@ -27,20 +26,25 @@ def index_path(uri: str, collection: str) -> Path:
     return lite_dir.with_name(f"{lite_dir.stem}-fulltext") / collection
 
 
+def product_of(entity: Mapping[str, Any]) -> str | None:
+    """The product a row's filter matches on (a string `metadata.product`, as the Milvus filter reads it)."""
+    product = (entity.get("metadata") or {}).get("product")
+    return product if isinstance(product, str) else None
+
+
 def row_of(entity: Mapping[str, Any]) -> FullTextRow:
     """The full-text record of one collection row (written or read back)."""
-    product = (entity.get("metadata") or {}).get("product")
     return FullTextRow(
         id=str(entity["id"]),
         doc_id=str(entity["doc_id"]),
         modality=str(entity["modality"]),
-        product=product if isinstance(product, str) else None,  # as the Milvus filter matches it
+        product=product_of(entity),
         terms=str(entity.get("terms", "")),
     )
 
 
 class LiteFullText:
-    """The tantivy index of one Lite collection, and how BM25 hits become entities."""
+    """The tantivy index of one Lite collection."""
 
     def __init__(self, uri: str, collection: str) -> None:
         self.index = TantivyIndex(index_path(uri, collection))
@@ -70,25 +74,10 @@ class LiteFullText:
     def close(self) -> None:
         self.index.close()
 
-    def search(
-        self,
-        client: Any,
-        terms: str,
-        limit: int,
-        search_filter: SearchFilter | None,
-        known: Mapping[str, Mapping[str, Any]],
-        read_opts: dict[str, Any],
-    ) -> tuple[dict[str, SourceScore], dict[str, Mapping[str, Any]]]:
-        """BM25 ranks and scores of the best `limit` chunks, and the entities of those not in `known`
-        (fetched by primary key)."""
+    def search(self, terms: str, limit: int, search_filter: SearchFilter | None) -> dict[str, SourceScore]:
+        """BM25 ranks and scores of the best `limit` chunks (the store fetches their entities)."""
         found = self.index.search(terms, limit, search_filter)
-        ranks = {pk: SourceScore(rank=rank, score=score) for rank, (pk, score) in enumerate(found, start=1)}
-        missing = [pk for pk in ranks if pk not in known]
-        entities: dict[str, Mapping[str, Any]] = {}
-        if missing:
-            rows = client.get(self.collection, ids=missing, output_fields=OUTPUT_FIELDS, **read_opts)
-            entities = {str(r["id"]): r for r in rows}
-        return {pk: s for pk, s in ranks.items() if pk in known or pk in entities}, entities
+        return {pk: SourceScore(rank=rank, score=score) for rank, (pk, score) in enumerate(found, start=1)}
 
     def upsert(self, rows: Sequence[Mapping[str, Any]]) -> None:
         self.index.upsert([row_of(r) for r in rows])

@@ -1,9 +1,11 @@
 """The Milvus `VectorStore`: Milvus Lite (a local `.db` directory) or a Milvus server, via MilvusClient.
 
-One collection holds every chunk (layout in `milvus_schema`). Full text: on a Milvus server, the
-server's BM25 function; on Milvus Lite, whose BM25 is a Python scan of every posting list, a tantivy
-index kept beside the data dir (`lite_fulltext`; 0.4 ms against 378 ms p95 at 100k chunks in
-`bench/fulltext_engines.py`).
+One collection holds every chunk (layout in `milvus_schema`). On a Milvus server, the server's own
+HNSW indexes and BM25 function serve search. On Milvus Lite, whose BM25 is a Python scan of every
+posting list and whose dense search walks every row in Python first, indexes kept beside the data
+dir serve it: tantivy for full text (`lite_fulltext`; 0.4 ms against 378 ms p95 at 100k chunks in
+`bench/fulltext_engines.py`) and FAISS per vector field (`lite_dense`); the collection keeps every
+shown field, and each search fetches its hits' fields by primary key (`milvus_search`).
 
 Rows without a dense vector (ingested without ImageBind weights) hold a fixed unit placeholder
 vector, because COSINE is undefined on zero vectors, and `has_dense = false`; every dense request
@@ -30,13 +32,11 @@ from core.errors import InputError, StoreError
 from core.types import Hit, Record, SearchFilter, SourceScore
 from retrieval.fusion import FusionWeights, fuse
 from retrieval.stores import filters, milvus_lite, milvus_schema
+from retrieval.stores.lite_dense import LiteDense
 from retrieval.stores.lite_fulltext import LiteFullText
-from retrieval.stores.milvus_rows import checked_vector, record_row
-from retrieval.stores.milvus_schema import (
-    MIN_SOURCE_LIMIT,
-    OUTPUT_FIELDS,
-    hit_from_entity,
-)
+from retrieval.stores.milvus_rows import record_row
+from retrieval.stores.milvus_schema import OUTPUT_FIELDS, hit_from_entity
+from retrieval.stores.milvus_search import SourceSearch, dense_requests
 from retrieval.stores.protocol import DenseQuery, check_hybrid_request
 
 REACH_TIMEOUT_S = 3.0
@@ -83,6 +83,7 @@ class MilvusStore:
         self._lite = milvus_lite.is_lite_uri(uri)
         self._client: Any = None
         self._fulltext: LiteFullText | None = None
+        self._dense: LiteDense | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -118,13 +119,21 @@ class MilvusStore:
                 else:
                     self._create(client)
             if self._lite:
-                with self._errors("opening the full-text index"):
-                    fulltext = LiteFullText(self.uri, self.collection)
-                    fulltext.open(client, self._read_opts(), self._count(""))
-                    self._fulltext = fulltext
+                self._open_sidecars(client)
         except BaseException:
             self.close()
             raise
+
+    def _open_sidecars(self, client: Any) -> None:
+        """On Milvus Lite: the tantivy and FAISS indexes beside the collection, rebuilt when out of step."""
+        with self._errors("opening the full-text index"):
+            fulltext = LiteFullText(self.uri, self.collection)
+            fulltext.open(client, self._read_opts(), self._count(""))
+            self._fulltext = fulltext
+        with self._errors("opening the dense indexes"):
+            dense = LiteDense(self.uri, self.collection, {"dense": self.dim, "text_dense": self.text_dim})
+            dense.open(client, self._read_opts(), {f: self._count(f"has_{f} == true") for f in dense.indexes})
+            self._dense = dense
 
     def _check_reachable(self, timeout_s: float = REACH_TIMEOUT_S) -> None:
         """A Milvus server that does not answer is reported in seconds (pymilvus's own connect waits
@@ -144,11 +153,14 @@ class MilvusStore:
         """Drop the connection; the last open Milvus Lite store of a dir also stops its server."""
         client, self._client = self._client, None
         fulltext, self._fulltext = self._fulltext, None
+        dense, self._dense = self._dense, None
         if client is None:
             return
         try:
             if fulltext is not None:
                 fulltext.close()
+            if dense is not None:
+                dense.close()
         finally:
             with contextlib.suppress(Exception):
                 client.close()
@@ -196,6 +208,8 @@ class MilvusStore:
                 client.upsert(self.collection, rows[start : start + _WRITE_BATCH], timeout=self._timeout_s)
         if self._fulltext is not None:
             self._fulltext.upsert(rows)
+        if self._dense is not None:
+            self._dense.upsert(rows)
 
     def delete_docs(self, doc_ids: Sequence[str]) -> None:
         client = self._require()
@@ -206,6 +220,8 @@ class MilvusStore:
                 )
         if self._fulltext is not None:
             self._fulltext.index.delete_docs(doc_ids)
+        if self._dense is not None:
+            self._dense.delete_docs(doc_ids)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """By primary key: Milvus Lite deletes these directly, where a `doc_id in [...]` filter costs a
@@ -216,6 +232,8 @@ class MilvusStore:
                 client.delete(self.collection, ids=list(batch), timeout=self._timeout_s)
         if self._fulltext is not None:
             self._fulltext.index.delete_ids(ids)
+        if self._dense is not None:
+            self._dense.delete_ids(ids)
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -228,6 +246,8 @@ class MilvusStore:
             client.flush(self.collection, timeout=self._timeout_s)
             if self._fulltext is not None:
                 self._fulltext.index.commit()
+            if self._dense is not None:
+                self._dense.save()
 
     def count(self) -> int:
         return self._count("")
@@ -333,53 +353,13 @@ class MilvusStore:
         search_filter: SearchFilter | None,
     ) -> tuple[dict[str, dict[str, SourceScore]], dict[str, Mapping[str, Any]]]:
         """Runs each source's own search: per source, each hit's rank and raw score; and the entities."""
-        base = filters.filter_expr(search_filter)
-        limit = max(top_k, MIN_SOURCE_LIMIT)
-        # (source name, anns field, query data, search params, filter)
-        requests: list[tuple[str, str, Any, dict[str, Any], str]] = []
-        params = {"metric_type": "COSINE", "params": {"ef": max(64, limit)}}
-        for q in dense:
-            if q.field not in milvus_schema.VECTOR_FIELDS:
-                raise InputError(f"dense query {q.name!r} names unknown field {q.field!r}")
-            if q.field == "dense" and not self.dense_enabled:
-                continue
-            dim = self.dim if q.field == "dense" else self.text_dim
-            vec = checked_vector(q.vector, f"query vector {q.name!r}", dim)
-            expr = filters.combine(base, f"has_{q.field} == true")
-            requests.append((q.name, q.field, [vec], params, expr))
+        dims = {"dense": self.dim, "text_dense": self.text_dim}
+        requests = dense_requests(dense, dims, self.dense_enabled)
         terms = textnorm.normalise(text) if text else ""
-        if terms and self._fulltext is None:
-            requests.append(("bm25", "sparse", [terms], {"metric_type": "BM25"}, base))
-        per_source: dict[str, dict[str, SourceScore]] = {}
-        entities: dict[str, Mapping[str, Any]] = {}
         client = self._require()
+        sources = SourceSearch(client, self.collection, self._read_opts(), self._dense, self._fulltext)
         with self._errors("searching"):
-            for name, field, data, search_params, expr in requests:
-                res = client.search(
-                    self.collection,
-                    data=data,
-                    anns_field=field,
-                    filter=expr,
-                    limit=limit,
-                    search_params=search_params,
-                    output_fields=OUTPUT_FIELDS,
-                    **self._read_opts(),
-                )
-                ranks: dict[str, SourceScore] = {}
-                for rank, hit in enumerate(res[0] if res else [], start=1):
-                    # Milvus Lite reports BM25 as a negated distance, the server as a positive
-                    # score: abs() gives the BM25 score (>= 0) for both.
-                    score = abs(float(hit["distance"])) if field == "sparse" else float(hit["distance"])
-                    ranks[str(hit["id"])] = SourceScore(rank=rank, score=score)
-                    entities.setdefault(str(hit["id"]), hit["entity"])
-                per_source[name] = ranks
-            if terms and self._fulltext is not None:
-                ranks, fetched = self._fulltext.search(
-                    client, terms, limit, search_filter, entities, self._read_opts()
-                )
-                per_source["bm25"] = ranks
-                entities.update(fetched)
-        return per_source, entities
+            return sources.run(terms, requests, top_k, search_filter)
 
     # ---- helpers -----------------------------------------------------------------------------
 
