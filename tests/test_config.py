@@ -18,6 +18,8 @@ def test_precedence_env_then_flags() -> None:
     s = Settings.from_env(env, data_dir=Path("/flag"), model_dir=None)
     assert s.data_dir == Path("/flag") and s.model_dir == Path("/env/models")
     assert Settings.from_env({}).data_dir == Path("supportbot_data")
+    assert Settings.from_env({"SUPPORTBOT_TEXT_RUNTIME": "torch"}).text_runtime == "torch"
+    assert Settings.from_env({}).text_runtime == "auto"
 
 
 def test_milvus_lite_path_is_inside_data_dir(tmp_path: Path) -> None:
@@ -31,6 +33,7 @@ def test_milvus_lite_path_is_inside_data_dir(tmp_path: Path) -> None:
         ({"milvus_uri": "ftp://x"}, "neither http"),
         ({"device": "tpu"}, "not cpu"),
         ({"batch_size": 0}, "batch_size"),
+        ({"text_runtime": "onnx"}, "SUPPORTBOT_TEXT_RUNTIME"),
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:

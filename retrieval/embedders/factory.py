@@ -42,7 +42,7 @@ def make_text_embedder(settings: Settings) -> TextEmbedder | None:
     if choice.casefold() == "none":
         return None
     if choice == BUNDLED:
-        return SentenceEmbedder(device=settings.device)
+        return SentenceEmbedder(device=settings.device, runtime=settings.text_runtime)
     path = Path(choice).expanduser()
     if not path.is_dir() and "/" not in choice:  # a name from `supportbot models download`
         path = ModelLocator.of(settings.model_dir).path("text-embedder", choice)
@@ -51,4 +51,4 @@ def make_text_embedder(settings: Settings) -> TextEmbedder | None:
             f"text embedder {choice!r} is neither {BUNDLED}, none nor a model directory; give a local "
             "sentence-transformers model dir"
         )
-    return SentenceEmbedder(path, device=settings.device)
+    return SentenceEmbedder(path, device=settings.device, runtime=settings.text_runtime)

@@ -7,20 +7,32 @@ sentence-transformers model directory (config.json, tokenizer, weights, optional
 `sentence_bert_config.json` for the token limit and `1_Pooling/config.json` for the pooling) can
 replace it, e.g. bge or e5 for users who can download them. It runs on plain `transformers`; the
 sentence-transformers package is not needed. Nothing is ever downloaded (`local_files_only`).
+
+Runtimes (`runtime`): a query and other short inputs (at most `SMALL_BATCH` texts) run on the
+torch-free numpy encoder of `bert_numpy.py` when the model is a BERT with safetensors weights and a
+tokenizer.json (all-MiniLM-L6-v2 is), so a command that only embeds queries never imports torch or
+transformers; bigger batches (ingestion) load the transformers model on first use. Both give the
+same vectors (cosine >= 0.9999). "torch" always uses transformers (the reference); "numpy" never does.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.config import TEXT_RUNTIMES as RUNTIMES
 from core.devices import best_device
 from core.errors import ConfigError
 from core.models import fail
+from core.threads import blas_single_thread
+from retrieval.embedders.bert_numpy import NumpyBert, unsupported_reason
+
+log = logging.getLogger(__name__)
 
 BUNDLED = "bundled-minilm"
 DEFAULT_MAX_TOKENS = 256
@@ -63,7 +75,10 @@ class SentenceEmbedder:
         device: str | None = None,
         batch_size: int = 32,
         max_tokens: int | None = None,
+        runtime: str = "auto",
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"text embedder runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         if batch_size < 1:
             raise ConfigError(f"text embedder batch size must be >= 1, got {batch_size}")
         if max_tokens is not None and max_tokens < 8:
@@ -76,6 +91,9 @@ class SentenceEmbedder:
         self.max_tokens = max_tokens or DEFAULT_MAX_TOKENS
         self._fixed_max = max_tokens is not None
         self._pooling = "mean"
+        self.runtime = runtime
+        self._root: Path | None = None
+        self._numpy: NumpyBert | None = None
         self._model: Any = None
         self._tokenizer: Any = None
         self._device: Any = None
@@ -94,8 +112,9 @@ class SentenceEmbedder:
         return root
 
     def load(self) -> None:
-        """Reads the tokenizer and weights (once); a missing or incomplete directory says what to fix."""
-        if self._model is not None:
+        """Reads the tokenizer and weights (once): the numpy encoder's when the runtime and the model
+        allow it, else the transformers model's; a missing or incomplete directory says what to fix."""
+        if self._root is not None:
             return
         root = self.locate()
         config = _read_json(root / "config.json")
@@ -106,6 +125,25 @@ class SentenceEmbedder:
         if (root / "1_Pooling" / "config.json").is_file():
             pooling = _read_json(root / "1_Pooling" / "config.json")
             self._pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
+        if self.runtime != "torch":
+            reason = unsupported_reason(root, config)
+            if reason is None:
+                fast = NumpyBert(root, config, max_tokens=self.max_tokens)
+                fast.load()
+                self._numpy = fast
+            elif self.runtime == "numpy":
+                raise ConfigError(f"text embedder {self.name} cannot run without torch: {reason}")
+            else:
+                log.info("text embedder %s runs on transformers only: %s", self.name, reason)
+        if self._numpy is None:
+            self._load_torch(root)
+        self.dim = int(config.get("hidden_size", self.dim))
+        self._root = root
+
+    def _load_torch(self, root: Path) -> None:
+        """The transformers model and tokenizer (once)."""
+        if self._model is not None:
+            return
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -124,10 +162,18 @@ class SentenceEmbedder:
         self._device = best_device(self.device_name)
         self._model = model.to(self._device).eval()
         self._tokenizer = tokenizer
-        self.dim = int(config.get("hidden_size", self.dim))
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._numpy is not None and len(texts) <= SMALL_BATCH:
+            with blas_single_thread():
+                return self._embed_numpy(self._numpy, texts)
+        if self._numpy is not None and self.runtime == "numpy":
+            return self._embed_numpy(self._numpy, texts)
+        assert self._root is not None
+        self._load_torch(self._root)
         import torch
 
         rows: list[np.ndarray] = []
@@ -163,3 +209,19 @@ class SentenceEmbedder:
                 pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
             rows.append(pooled.cpu().numpy().astype(np.float32))
+
+    def _embed_numpy(self, encoder: NumpyBert, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        step = min(self.batch_size, SMALL_BATCH)  # numpy is fastest on small batches (cache-sized)
+        for start in range(0, len(texts), step):
+            batch = [t if t.strip() else " " for t in texts[start : start + step]]
+            ids, mask = encoder.tokenize(batch)
+            states = encoder.hidden_states(ids, mask)
+            if self._pooling == "cls":
+                pooled = states[:, 0]
+            else:
+                weights = mask[:, :, None]
+                pooled = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+            rows.append((pooled / norms).astype(np.float32))
+        return np.concatenate(rows, axis=0)
