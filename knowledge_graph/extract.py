@@ -86,98 +86,149 @@ def _nearest_product(mentions: list[EntityMention], text: str, at: int) -> Entit
     return products[0] if products else None
 
 
+@dataclass(frozen=True)
+class _Doc:
+    """What the whole document says about itself: front matter and title, linked."""
+
+    doc_id: str
+    node: str
+    title: str
+    trouble: bool
+    fm_products: list[Entity]
+    fm_entities: list[Entity]
+    in_title: list[Entity]
+    codes: set[Entity]
+
+    @classmethod
+    def of(cls, doc_id: str, first: Chunk, gaz: Gazetteer) -> _Doc:
+        meta = first.metadata
+        title = first.title or str(meta.get("title", ""))
+        tags = [t.casefold() for t in _list(meta.get("tags"))]
+        fm_products = [e for c in _list(meta.get("product")) if (e := gaz.get(f"product:{c}")) is not None]
+        fm_entities = [m.entity for name in _list(meta.get("entities")) for m in gaz.link(name)]
+        trouble = bool(set(tags) & _TROUBLE_TAGS) or meta.get("kind") == "troubleshooting"
+        in_title = [m.entity for m in gaz.link(title)]
+        codes = {e for e in in_title if e.type == "error_code"}
+        codes |= {e for e in fm_entities if e.type == "error_code"}
+        return cls(doc_id, f"doc:{doc_id}", title, trouble, fm_products, fm_entities, in_title, codes)
+
+
+def _doc_facts(facts: Facts, doc: _Doc, chunks: Sequence[Chunk], gaz: Gazetteer) -> None:
+    """The document node, what it is about, and the symptoms and errors of a troubleshooting article."""
+    facts.nodes[doc.node] = {
+        "kind": "doc",
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "troubleshooting": doc.trouble,
+        "title_entities": sorted({e.id for e in doc.in_title}),
+    }
+    for entity in doc.fm_products + doc.fm_entities + doc.in_title:
+        facts.edges.add((doc.node, facts.entity(entity, gaz), "about"))
+    title_codes = [e for e in doc.in_title if e.type == "error_code"]
+    symptoms = {e for e in doc.in_title if e.type == "symptom"}
+    if doc.trouble and len(doc.codes) == 1:  # an article about one error: every symptom it describes
+        symptoms |= {m.entity for c in chunks for m in gaz.link(c.text) if m.entity.type == "symptom"}
+    for symptom in symptoms:
+        for code in title_codes if len(doc.codes) != 1 else doc.codes:
+            facts.edges.add((facts.entity(symptom, gaz), code.id, "symptom_of"))
+    if doc.trouble:
+        for product in doc.fm_products:
+            for code in doc.codes:
+                facts.edges.add((product.id, code.id, "has_error"))
+                facts.edges.add((code.id, product.id, "applies_to"))
+
+
+def _chunk_node(doc_id: str, chunk: Chunk) -> dict[str, Any]:
+    return {
+        "kind": "chunk",
+        "doc_id": doc_id,
+        "chunk_id": chunk.chunk_id,
+        "modality": chunk.modality,
+        "text": chunk.text,
+        "dense_text": chunk.dense_text,
+        "source": chunk.source,
+        "title": chunk.title,
+        "media_path": chunk.media_path,
+        "metadata": _json_safe(dict(chunk.metadata)),
+    }
+
+
+def _error_edges(facts: Facts, doc: _Doc, codes: set[Entity], products: set[Entity], gaz: Gazetteer) -> None:
+    """Each error code a chunk names belongs to each product it names (of the article's products)."""
+    fm_ids = {p.id for p in doc.fm_products}
+    for code in codes:
+        for product in products:
+            if fm_ids and _base(product, gaz).id not in fm_ids:
+                continue  # e.g. "the app shows E-42" in a router article: the app is not the subject
+            facts.edges.add((product.id, code.id, "has_error"))
+            facts.edges.add((code.id, product.id, "applies_to"))
+
+
+def _version_edges(facts: Facts, doc: _Doc, chunk: Chunk, body: list[EntityMention], gaz: Gazetteer) -> None:
+    """A version belongs to the nearest product in its sentence (a model, for "firmware 2.1"), else to
+    the article's one product."""
+    for mention in body:
+        if mention.entity.type != "version":
+            continue
+        prefix = chunk.text[max(0, mention.span[0] - 12) : mention.span[0]].casefold()
+        device = "firmware" in prefix or "fw" in prefix.split()
+        candidates = [m for m in body if not device or is_model_code(m.entity.attr("code") or "")]
+        near = _nearest_product(candidates, chunk.text, mention.span[0])
+        owner = near.entity if near else (doc.fm_products[0] if len(doc.fm_products) == 1 else None)
+        if owner is not None:
+            owner = _base(owner, gaz)
+            facts.edges.add((facts.entity(owner, gaz), mention.entity.id, "has_version"))
+
+
+def _fix_edges(
+    facts: Facts, doc: _Doc, chunk: Chunk, codes: set[Entity], products: set[Entity], gaz: Gazetteer
+) -> None:
+    """A chunk under a fix heading ("Fix for the X300") is a fix of the codes and products it is for."""
+    heading_path = _list(chunk.metadata.get("heading_path"))
+    if not heading_path or not _FIX_HEADING.search(heading_path[-1]):
+        return
+    heading = " > ".join(heading_path)
+    head_links = gaz.link(heading)
+    fix_codes = {m.entity for m in head_links if m.entity.type == "error_code"} | doc.codes or codes
+    applies = [m.entity for m in head_links if m.entity.type == "product"] or list(products)
+    fix = Entity(
+        f"fix:{doc.doc_id}#{norm_key(heading) or chunk.chunk_id}",
+        "fix",
+        f"{doc.title}: {heading}" if doc.title else heading,
+        (),
+        (("doc_id", doc.doc_id),),
+    )
+    facts.edges.add((f"chunk:{doc.doc_id}#{chunk.chunk_id}", facts.entity(fix, gaz), "mentions"))
+    for code in fix_codes:
+        facts.edges.add((code.id, fix.id, "fixed_by"))
+    for product in applies or doc.fm_products:
+        facts.edges.add((fix.id, facts.entity(product, gaz), "applies_to"))
+
+
+def _chunk_facts(facts: Facts, doc: _Doc, chunk: Chunk, gaz: Gazetteer) -> None:
+    """A chunk's node, what it mentions, and the errors, versions and fixes its body links."""
+    node = f"chunk:{doc.doc_id}#{chunk.chunk_id}"
+    facts.nodes[node] = _chunk_node(doc.doc_id, chunk)
+    facts.edges.add((node, doc.node, "part_of"))
+    mentions = gaz.link(chunk.text)
+    first_line = chunk.text.split("\n", 1)[0]
+    header_end = len(first_line) if doc.title and first_line.startswith(doc.title) else 0
+    body = [m for m in mentions if m.span[0] >= header_end]  # the title line repeats in every chunk
+    for mention in mentions:
+        facts.edges.add((node, facts.entity(mention.entity, gaz), "mentions"))
+    codes = {m.entity for m in body if m.entity.type == "error_code"}
+    products = {m.entity for m in body if m.entity.type == "product"}
+    _error_edges(facts, doc, codes, products, gaz)
+    _version_edges(facts, doc, chunk, body, gaz)
+    _fix_edges(facts, doc, chunk, codes, products, gaz)
+
+
 def extract_facts(doc_id: str, chunks: Sequence[Chunk], gaz: Gazetteer) -> Facts:
     """Nodes and edges of one document, linked with `gaz`."""
     facts = Facts()
     chunks = sorted(chunks, key=lambda c: c.chunk_id)
-    meta = chunks[0].metadata
-    title = chunks[0].title or str(meta.get("title", ""))
-    tags = [t.casefold() for t in _list(meta.get("tags"))]
-    doc = f"doc:{doc_id}"
-    fm_products = [e for c in _list(meta.get("product")) if (e := gaz.get(f"product:{c}")) is not None]
-    fm_entities = [m.entity for name in _list(meta.get("entities")) for m in gaz.link(name)]
-    trouble = bool(set(tags) & _TROUBLE_TAGS) or meta.get("kind") == "troubleshooting"
-    in_title = [m.entity for m in gaz.link(title)]
-    facts.nodes[doc] = {
-        "kind": "doc",
-        "doc_id": doc_id,
-        "title": title,
-        "troubleshooting": trouble,
-        "title_entities": sorted({e.id for e in in_title}),
-    }
-    for entity in fm_products + fm_entities + in_title:
-        facts.edges.add((doc, facts.entity(entity, gaz), "about"))
-    doc_codes = {e for e in in_title if e.type == "error_code"}
-    doc_codes |= {e for e in fm_entities if e.type == "error_code"}
-    title_codes = [e for e in in_title if e.type == "error_code"]
-    symptoms = {e for e in in_title if e.type == "symptom"}
-    if trouble and len(doc_codes) == 1:  # an article about one error: every symptom it describes
-        symptoms |= {m.entity for c in chunks for m in gaz.link(c.text) if m.entity.type == "symptom"}
-    for symptom in symptoms:
-        for code in title_codes if len(doc_codes) != 1 else doc_codes:
-            facts.edges.add((facts.entity(symptom, gaz), code.id, "symptom_of"))
-    if trouble:
-        for product in fm_products:
-            for code in doc_codes:
-                facts.edges.add((product.id, code.id, "has_error"))
-                facts.edges.add((code.id, product.id, "applies_to"))
+    doc = _Doc.of(doc_id, chunks[0], gaz)
+    _doc_facts(facts, doc, chunks, gaz)
     for chunk in chunks:
-        node = f"chunk:{doc_id}#{chunk.chunk_id}"
-        facts.nodes[node] = {
-            "kind": "chunk",
-            "doc_id": doc_id,
-            "chunk_id": chunk.chunk_id,
-            "modality": chunk.modality,
-            "text": chunk.text,
-            "dense_text": chunk.dense_text,
-            "source": chunk.source,
-            "title": chunk.title,
-            "media_path": chunk.media_path,
-            "metadata": _json_safe(dict(chunk.metadata)),
-        }
-        facts.edges.add((node, doc, "part_of"))
-        mentions = gaz.link(chunk.text)
-        first_line = chunk.text.split("\n", 1)[0]
-        header_end = len(first_line) if title and first_line.startswith(title) else 0
-        body = [m for m in mentions if m.span[0] >= header_end]  # the title line repeats in every chunk
-        for mention in mentions:
-            facts.edges.add((node, facts.entity(mention.entity, gaz), "mentions"))
-        codes = {m.entity for m in body if m.entity.type == "error_code"}
-        products = {m.entity for m in body if m.entity.type == "product"}
-        fm_ids = {p.id for p in fm_products}
-        for code in codes:
-            for product in products:
-                if fm_ids and _base(product, gaz).id not in fm_ids:
-                    continue  # e.g. "the app shows E-42" in a router article: the app is not the subject
-                facts.edges.add((product.id, code.id, "has_error"))
-                facts.edges.add((code.id, product.id, "applies_to"))
-        for mention in body:
-            if mention.entity.type != "version":
-                continue
-            prefix = chunk.text[max(0, mention.span[0] - 12) : mention.span[0]].casefold()
-            device = "firmware" in prefix or "fw" in prefix.split()
-            candidates = [m for m in body if not device or is_model_code(m.entity.attr("code") or "")]
-            near = _nearest_product(candidates, chunk.text, mention.span[0])
-            owner = near.entity if near else (fm_products[0] if len(fm_products) == 1 else None)
-            if owner is not None:
-                owner = _base(owner, gaz)
-                facts.edges.add((facts.entity(owner, gaz), mention.entity.id, "has_version"))
-        heading_path = _list(chunk.metadata.get("heading_path"))
-        if heading_path and _FIX_HEADING.search(heading_path[-1]):
-            heading = " > ".join(heading_path)
-            head_links = gaz.link(heading)
-            fix_codes = {m.entity for m in head_links if m.entity.type == "error_code"} | doc_codes or codes
-            applies = [m.entity for m in head_links if m.entity.type == "product"] or list(products)
-            fix = Entity(
-                f"fix:{doc_id}#{norm_key(heading) or chunk.chunk_id}",
-                "fix",
-                f"{title}: {heading}" if title else heading,
-                (),
-                (("doc_id", doc_id),),
-            )
-            facts.edges.add((node, facts.entity(fix, gaz), "mentions"))
-            for code in fix_codes:
-                facts.edges.add((code.id, fix.id, "fixed_by"))
-            for product in applies or fm_products:
-                facts.edges.add((fix.id, facts.entity(product, gaz), "applies_to"))
+        _chunk_facts(facts, doc, chunk, gaz)
     return facts

@@ -148,11 +148,19 @@ def merge_lexicons(lexicons: list[DocLexicon]) -> tuple[Entity, ...]:
     return LexiconTotals.of(lexicons).entities()
 
 
-def _merge(codes: list[str], phrases: Counter[str], names: Counter[str]) -> tuple[Entity, ...]:
+@dataclass
+class _Names:
+    """Front-matter names sorted out by the product codes: each product's explicit aliases and colour
+    editions, and the other entities' spellings with their counts."""
+
+    explicit: dict[str, set[str]]
+    colours: dict[str, set[str]]
+    others: dict[str, Counter[str]]
+
+
+def _sort_names(codes: list[str], phrases: Counter[str], names: Counter[str]) -> _Names:
     code_keys = {norm_key(c): c for c in codes}
-    explicit: dict[str, set[str]] = {c: set() for c in codes}
-    colours: dict[str, set[str]] = {c: set() for c in codes}
-    others: dict[str, Counter[str]] = {}
+    out = _Names({c: set() for c in codes}, {c: set() for c in codes}, {})
     for name in sorted(names):
         if normalise_error_code(name) or normalise_version(name) or pattern_mentions(name):
             continue
@@ -160,18 +168,22 @@ def _merge(codes: list[str], phrases: Counter[str], names: Counter[str]) -> tupl
         first, last = norm_key(words[0]), norm_key(words[-1])
         rest = [w for w in words[1:] if w.casefold() not in ("edition", "model")]
         if first in code_keys and rest and rest[0].casefold() in COLOURS and len(rest) == 1:
-            colours[code_keys[first]].add(rest[0].casefold())
+            out.colours[code_keys[first]].add(rest[0].casefold())
         elif first in code_keys and is_model_code(code_keys[first]):
-            explicit[code_keys[first]].add(name)
+            out.explicit[code_keys[first]].add(name)
         elif last in code_keys and not is_model_code(code_keys[last]):
-            explicit[code_keys[last]].add(name)
+            out.explicit[code_keys[last]].add(name)
         elif norm_key(name) not in code_keys:
-            others.setdefault(norm_key(name), Counter())[name] += names[name]
+            out.others.setdefault(norm_key(name), Counter())[name] += names[name]
     for phrase, count in phrases.items():
         code, _, follower = phrase.partition(" ")
-        if code in colours and follower.casefold() in COLOURS and count >= 2:
-            colours[code].add(follower.casefold())
-    product_names = {c: _pick_name(c, phrases, sorted(explicit[c])) for c in codes}
+        if code in out.colours and follower.casefold() in COLOURS and count >= 2:
+            out.colours[code].add(follower.casefold())
+    return out
+
+
+def _descriptors(codes: list[str], product_names: dict[str, str]) -> tuple[dict[str, list[str]], Counter[str]]:
+    """Each product's short names ("Router" of "X200 Router") and how many products share each."""
     descriptors: Counter[str] = Counter()
     desc_of: dict[str, list[str]] = {}
     for code in codes:
@@ -184,6 +196,39 @@ def _merge(codes: list[str], phrases: Counter[str], names: Counter[str]) -> tupl
             options.append(label.split(" ", 1)[1])
         desc_of[code] = [o for o in dict.fromkeys(options) if len(o) >= 3]
         descriptors.update(norm_key(o) for o in desc_of[code])
+    return desc_of, descriptors
+
+
+def _editions(code: str, name: str, colours: set[str]) -> list[Entity]:
+    """The colour editions of one product, each a variant product."""
+    entities: list[Entity] = []
+    for colour in sorted(colours):
+        title = colour.capitalize()
+        variant_aliases = {
+            f"{code} {title}",
+            f"{title} {code}",
+            f"{code} {title} edition",
+            f"{name} {title}",
+            f"{title} {name}",
+            f"{name} {title} edition",
+        }
+        entities.append(
+            Entity(
+                f"product:{code}/{colour}",
+                "product",
+                f"{name} {title} edition",
+                tuple(sorted(variant_aliases)),
+                (("colour", colour), ("edition", colour), ("variant_of", f"product:{code}")),
+            )
+        )
+    return entities
+
+
+def _merge(codes: list[str], phrases: Counter[str], names: Counter[str]) -> tuple[Entity, ...]:
+    sorted_names = _sort_names(codes, phrases, names)
+    explicit, colours = sorted_names.explicit, sorted_names.colours
+    product_names = {c: _pick_name(c, phrases, sorted(explicit[c])) for c in codes}
+    desc_of, descriptors = _descriptors(codes, product_names)
     entities: list[Entity] = []
     for code in codes:
         name = product_names[code]
@@ -194,27 +239,9 @@ def _merge(codes: list[str], phrases: Counter[str], names: Counter[str]) -> tupl
             attrs["editions"] = ",".join(sorted(colours[code]))
         attributes = tuple(sorted(attrs.items()))
         entities.append(Entity(f"product:{code}", "product", name, tuple(sorted(aliases)), attributes))
-        for colour in sorted(colours[code]):
-            title = colour.capitalize()
-            variant_aliases = {
-                f"{code} {title}",
-                f"{title} {code}",
-                f"{code} {title} edition",
-                f"{name} {title}",
-                f"{title} {name}",
-                f"{name} {title} edition",
-            }
-            entities.append(
-                Entity(
-                    f"product:{code}/{colour}",
-                    "product",
-                    f"{name} {title} edition",
-                    tuple(sorted(variant_aliases)),
-                    (("colour", colour), ("edition", colour), ("variant_of", f"product:{code}")),
-                )
-            )
-    for key in sorted(others):
-        counter = others[key]
+        entities += _editions(code, name, colours[code])
+    for key in sorted(sorted_names.others):
+        counter = sorted_names.others[key]
         name = max(counter, key=lambda n: (counter[n], [-ord(c) for c in n]))
         kind = classify_name(name)
         entities.append(Entity(f"{kind}:{slug(name)}", kind, name, tuple(sorted(counter))))

@@ -168,57 +168,79 @@ class InputReader:
         text = clean_text(text or "").strip()
         image_name = clean_text(image_name) if image_name else image_name
         audio_name = clean_text(audio_name) if audio_name else audio_name
-        if len(text) > self.limits.max_query_chars:
-            raise InputError(
-                f"the message is {len(text)} characters long; the limit is {self.limits.max_query_chars}"
-            )
-        if not text and image is None and audio is None:
-            raise InputError("empty message: type a question, attach a screenshot or record a voice note")
-        typed = text
+        self._check_message(text, image is not None or audio is not None)
         notes: list[str] = []
         timings: dict[str, float] = {}
         extra: list[str] = []
-        ocr_result: OcrResult | None = None
-        transcript: Transcript | None = None
-        picture = wave = None
-        sound: str | None = None
-        screen_text = ""
-        if image is not None:
-            picture = downscale(load_image(image, self.limits, name=image_name))
-            with HEAVY_READS:
-                ocr_result = self._ocr(picture, notes, timings)
-            screen_text = search_text(ocr_result) if ocr_result is not None else ""
-            if ocr_result is not None and not ocr_result.empty:
-                f = ocr_result.fields
-                extra.append(screen_text)
-                extra.extend(f.error_codes + f.versions + f.products)
-        if audio is not None:
-            wave = load_audio(audio, self.limits, name=audio_name)
-            with HEAVY_READS:
-                transcript = self._transcribe(wave, notes, timings)
-            if transcript is not None and transcript.text.strip():
-                text = f"{text} {transcript.text.strip()}".strip()
-            else:
-                started = time.perf_counter()
-                pattern = sounds.analyse(wave)
-                timings["sound"] = (time.perf_counter() - started) * 1000
-                if pattern is not None:
-                    sound = pattern.description
-                    extra.append(sound)
-                    notes.append(f"heard a device sound: {sound}")
-        query = Query(text=text, image=picture, audio=wave, extra_text=tuple(extra))
+        picture, ocr_result, screen_text = self._read_image(image, image_name, notes, timings, extra)
+        wave, transcript, heard, sound = self._read_audio(audio, audio_name, notes, timings, extra)
+        query = Query(text=f"{text} {heard}".strip(), image=picture, audio=wave, extra_text=tuple(extra))
         return Understanding(
             query,
             transcript,
             ocr_result,
             tuple(notes),
             timings,
-            typed,
+            text,
             image_name or (image.name if isinstance(image, Path) else None),
             audio_name or (audio.name if isinstance(audio, Path) else None),
             sound,
             screen_text,
         )
+
+    def _check_message(self, text: str, has_media: bool) -> None:
+        if len(text) > self.limits.max_query_chars:
+            raise InputError(
+                f"the message is {len(text)} characters long; the limit is {self.limits.max_query_chars}"
+            )
+        if not text and not has_media:
+            raise InputError("empty message: type a question, attach a screenshot or record a voice note")
+
+    def _read_image(
+        self,
+        image: MediaSource | None,
+        name: str | None,
+        notes: list[str],
+        timings: dict[str, float],
+        extra: list[str],
+    ) -> tuple[Any, OcrResult | None, str]:
+        """(picture, OCR result, search text of the screen); what the screen says joins `extra`."""
+        if image is None:
+            return None, None, ""
+        picture = downscale(load_image(image, self.limits, name=name))
+        with HEAVY_READS:
+            ocr_result = self._ocr(picture, notes, timings)
+        screen_text = search_text(ocr_result) if ocr_result is not None else ""
+        if ocr_result is not None and not ocr_result.empty:
+            f = ocr_result.fields
+            extra.append(screen_text)
+            extra.extend(f.error_codes + f.versions + f.products)
+        return picture, ocr_result, screen_text
+
+    def _read_audio(
+        self,
+        audio: MediaSource | None,
+        name: str | None,
+        notes: list[str],
+        timings: dict[str, float],
+        extra: list[str],
+    ) -> tuple[Any, Transcript | None, str, str | None]:
+        """(waveform, transcript, the words heard, a device sound heard instead); the sound joins `extra`."""
+        if audio is None:
+            return None, None, "", None
+        wave = load_audio(audio, self.limits, name=name)
+        with HEAVY_READS:
+            transcript = self._transcribe(wave, notes, timings)
+        if transcript is not None and transcript.text.strip():
+            return wave, transcript, transcript.text.strip(), None
+        started = time.perf_counter()
+        pattern = sounds.analyse(wave)
+        timings["sound"] = (time.perf_counter() - started) * 1000
+        if pattern is None:
+            return wave, transcript, "", None
+        extra.append(pattern.description)
+        notes.append(f"heard a device sound: {pattern.description}")
+        return wave, transcript, "", pattern.description
 
     def _ocr(self, picture: Any, notes: list[str], timings: dict[str, float]) -> OcrResult | None:
         if self.ocr is None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from chatbot.engine import ChatEngine
+from chatbot.engine import ChatEngine, TurnResult
 from chatbot.sessions import new_session_id
 from core.errors import InputError, SupportbotError
 from core.sanitise import clean_text
@@ -208,20 +208,38 @@ class ChatController:
             state.messages.pop()
             result = stream.result
         except Exception as exc:  # noqa: BLE001 - one failing turn never ends the session
-            if state.messages and state.messages[-1].get("content") == "…":
-                state.messages.pop()
-            reason = str(exc) if isinstance(exc, SupportbotError) else UNEXPECTED
-            if not isinstance(exc, SupportbotError):
-                log.exception("chat turn failed in session %s", session_id)
-            if not streamed:  # refused before it began (turn limit, unreadable input): not kept
-                del state.messages[mark:]
-            refusal = render.error_message(reason)
-            if not state.messages or state.messages[-1] != refusal:  # a repeated refusal is shown once
-                state.add([refusal])
+            reason = self._failed(exc, state, session_id, mark, streamed)
             yield state.snapshot(), None, state, {"error": reason}, self.banner(state)
             return
-        trace = result.trace
-        inputs = trace.inputs
+        state.add(self._replies(result, state), result.turn_id)
+        state.last_turn_id = result.turn_id
+        yield (
+            state.snapshot(),
+            None,
+            state,
+            render.turn_summary(result.trace, result.turn_id),
+            self.banner(state),
+        )
+
+    @staticmethod
+    def _failed(exc: Exception, state: ChatState, session_id: str, mark: int, streamed: bool) -> str:
+        """A failed turn's refusal in the chat (its draft gone, its message too if nothing streamed);
+        the customer's reason."""
+        if state.messages and state.messages[-1].get("content") == "…":
+            state.messages.pop()
+        reason = str(exc) if isinstance(exc, SupportbotError) else UNEXPECTED
+        if not isinstance(exc, SupportbotError):
+            log.exception("chat turn failed in session %s", session_id)
+        if not streamed:  # refused before it began (turn limit, unreadable input): not kept
+            del state.messages[mark:]
+        refusal = render.error_message(reason)
+        if not state.messages or state.messages[-1] != refusal:  # a repeated refusal is shown once
+            state.add([refusal])
+        return reason
+
+    def _replies(self, result: TurnResult, state: ChatState) -> list[dict[str, Any]]:
+        """The bot's messages for a finished turn: how it read the message, the reply, its sources."""
+        inputs = result.trace.inputs
         for note in render.public_reader_notes(inputs.notes):
             if note not in state.reader_notices:
                 state.reader_notices.append(note)
@@ -234,9 +252,7 @@ class ChatController:
         if understood is not None:
             replies.insert(0, understood)
         replies.extend(render.citation_messages(result.citations, self.config.kb))
-        state.add(replies, result.turn_id)
-        state.last_turn_id = result.turn_id
-        yield state.snapshot(), None, state, render.turn_summary(trace, result.turn_id), self.banner(state)
+        return replies
 
     def choose(
         self, state: ChatState | None, data: gr.SelectData, request: gr.Request | None = None

@@ -12,7 +12,6 @@ continues from the latest one, reproducing the same batch order. The final model
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -23,10 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from chatbot.finetune.batches import Encoded, autocast, collate, encode
 from chatbot.finetune.data import Example, load_examples
 from chatbot.finetune.metrics import citation_accuracy, mean_rouge_l
-from chatbot.generators.grounding import parse_citations
-from chatbot.generators.prompt import DEFAULT_MAX_TOKENS, build_prompt, tokenizer_counter
+from chatbot.generators.prompt import DEFAULT_MAX_TOKENS
 from chatbot.generators.t5 import DEFAULT_MODEL, resolve_model_path
 from core.errors import ConfigError, InputError
 
@@ -105,15 +104,6 @@ class FinetuneReport:
         return out
 
 
-@dataclass(frozen=True)
-class _Encoded:
-    input_ids: list[int]
-    labels: list[int]
-    prompt: str
-    answer: str
-    valid_numbers: tuple[int, ...]
-
-
 def split_examples(
     examples: Sequence[Example], fraction: float, seed: int
 ) -> tuple[list[Example], list[Example]]:
@@ -125,51 +115,6 @@ def split_examples(
     n_eval = min(len(examples) - 1, max(1, round(len(examples) * fraction)))
     held = set(order[:n_eval])
     return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in order[:n_eval]]
-
-
-def encode(examples: Sequence[Example], tokenizer: Any, max_target_tokens: int) -> tuple[list[_Encoded], int]:
-    """Tokenised examples, and how many were skipped because a cited passage did not fit the input."""
-    count = tokenizer_counter(tokenizer)
-    limit = min(int(getattr(tokenizer, "model_max_length", DEFAULT_MAX_TOKENS)), DEFAULT_MAX_TOKENS)
-    out: list[_Encoded] = []
-    skipped = 0
-    for example in examples:
-        packed = build_prompt(example.request(), count, limit)
-        numbers = tuple(e.number for e in packed.evidence)
-        if not set(parse_citations(example.answer)) <= set(numbers):
-            skipped += 1
-            continue
-        ids = tokenizer(packed.text, truncation=True, max_length=limit)["input_ids"]
-        labels = tokenizer(example.answer, truncation=True, max_length=max_target_tokens)["input_ids"]
-        out.append(_Encoded(list(ids), list(labels), packed.text, example.answer, numbers))
-    return out, skipped
-
-
-def _collate(batch: Sequence[_Encoded], pad_id: int, device: Any) -> dict[str, Any]:
-    import torch
-
-    width = max(len(e.input_ids) for e in batch)
-    target = max(len(e.labels) for e in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    labels = torch.full((len(batch), target), -100, dtype=torch.long)
-    for row, e in enumerate(batch):
-        ids[row, : len(e.input_ids)] = torch.tensor(e.input_ids)
-        mask[row, : len(e.input_ids)] = 1
-        labels[row, : len(e.labels)] = torch.tensor(e.labels)
-    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
-
-
-def _autocast(device: Any) -> Any:
-    """Mixed precision per the policy of `core.devices` (bfloat16 autocast on CUDA, none on CPU)."""
-    import torch
-
-    from core.devices import autocast_dtype
-
-    dtype = autocast_dtype(device)
-    if dtype is not None:
-        return torch.autocast(device_type=device.type, dtype=dtype)
-    return contextlib.nullcontext()
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
@@ -202,7 +147,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def evaluate(
-    model: Any, tokenizer: Any, data: Sequence[_Encoded], options: FinetuneOptions, device: Any
+    model: Any, tokenizer: Any, data: Sequence[Encoded], options: FinetuneOptions, device: Any
 ) -> tuple[float | None, float | None, float | None]:
     """(eval loss, ROUGE-L, citation accuracy) on held-out examples; all None without any."""
     import torch
@@ -213,12 +158,12 @@ def evaluate(
     losses: list[float] = []
     predictions: list[str] = []
     sample = list(data[: options.max_eval_examples])
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), autocast(device):
         for start in range(0, len(data), options.batch_size):
-            batch = _collate(data[start : start + options.batch_size], tokenizer.pad_token_id, device)
+            batch = collate(data[start : start + options.batch_size], tokenizer.pad_token_id, device)
             losses.append(float(model(**batch).loss))
         for start in range(0, len(sample), options.batch_size):
-            batch = _collate(sample[start : start + options.batch_size], tokenizer.pad_token_id, device)
+            batch = collate(sample[start : start + options.batch_size], tokenizer.pad_token_id, device)
             output = model.generate(
                 input_ids=batch["input_ids"],
                 attention_mask=batch["attention_mask"],
@@ -245,33 +190,31 @@ def _load(source: Path, device: Any) -> tuple[Any, Any]:
     return model.to(device=device), tokenizer
 
 
-def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneReport:
-    """Train, checkpoint, evaluate and save; see the module doc. Raises SupportbotError subclasses."""
-    import torch
-    from tqdm import tqdm
-
-    from core.devices import best_device
-
-    output_dir = Path(options.output_dir)
+def _examples(options: FinetuneOptions) -> tuple[list[Example], list[Example]]:
+    """(train, eval) examples: the eval file's, or a seeded split of the training file."""
     train_examples = load_examples(options.train_file)
     if options.eval_file is not None:
-        eval_examples = load_examples(options.eval_file)
-    else:
-        train_examples, eval_examples = split_examples(train_examples, options.eval_fraction, options.seed)
-    checkpoint = latest_checkpoint(output_dir)
+        return train_examples, load_examples(options.eval_file)
+    return split_examples(train_examples, options.eval_fraction, options.seed)
+
+
+def _resume_from(options: FinetuneOptions) -> Path | None:
+    """The checkpoint to continue from; one left without --resume is an error, not overwritten."""
+    checkpoint = latest_checkpoint(Path(options.output_dir))
     if checkpoint is not None and not options.resume:
         raise ConfigError(
-            f"{output_dir} already holds training checkpoints ({checkpoint.name}); pass --resume to continue "
-            "from the latest one, or choose another output directory"
+            f"{options.output_dir} already holds training checkpoints ({checkpoint.name}); pass --resume to "
+            "continue from the latest one, or choose another output directory"
         )
-    device = best_device(options.device)
-    source = (
-        checkpoint if checkpoint is not None else resolve_model_path(options.base_model, options.model_dir)
-    )
-    torch.manual_seed(options.seed)
-    model, tokenizer = _load(source, device)
-    train_data, skipped = encode(train_examples, tokenizer, options.max_target_tokens)
-    eval_data, skipped_eval = encode(eval_examples, tokenizer, options.max_target_tokens)
+    return checkpoint
+
+
+def _encode_all(
+    options: FinetuneOptions, tokenizer: Any, train: list[Example], held: list[Example]
+) -> tuple[list[Encoded], list[Encoded], int]:
+    """(train data, eval data, examples skipped); no usable training example is an error."""
+    train_data, skipped = encode(train, tokenizer, options.max_target_tokens)
+    eval_data, skipped_eval = encode(held, tokenizer, options.max_target_tokens)
     skipped += skipped_eval
     if not train_data:
         raise InputError(
@@ -280,9 +223,13 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
         )
     if skipped:
         log.warning("%d example(s) skipped: a cited passage did not fit the input limit", skipped)
+    return train_data, eval_data, skipped
 
-    per_epoch = math.ceil(len(train_data) / options.batch_size)
-    total = options.max_steps or options.epochs * per_epoch
+
+def _optimiser(model: Any, options: FinetuneOptions, total: int) -> tuple[Any, Any]:
+    """AdamW with linear warm-up over `warmup_fraction` of the steps, then linear decay to 0."""
+    import torch
+
     warmup = int(total * options.warmup_fraction)
 
     def schedule(step: int) -> float:
@@ -291,7 +238,15 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
         return max(0.0, (total - step) / max(1, total - warmup))
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def _start_state(
+    options: FinetuneOptions, checkpoint: Path | None, optimizer: Any, scheduler: Any, device: Any
+) -> dict[str, Any]:
+    """The loop's position: fresh, or the checkpoint's (its optimizer and scheduler loaded too)."""
+    import torch
+
     state: dict[str, Any] = {
         "step": 0,
         "epoch": 0,
@@ -300,47 +255,77 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
         "seed": options.seed,
         "batch_size": options.batch_size,
     }
-    if checkpoint is not None:
-        saved = torch.load(checkpoint / STATE_FILE, map_location=device, weights_only=True)
-        if saved["seed"] != options.seed or saved["batch_size"] != options.batch_size:
-            raise ConfigError(
-                f"{checkpoint} was trained with seed {saved['seed']} and batch size {saved['batch_size']}; "
-                "resume with the same --seed and --batch-size"
-            )
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = {k: saved[k] for k in state}
-        log.info("resuming from %s at step %d", checkpoint, state["step"])
+    if checkpoint is None:
+        return state
+    saved = torch.load(checkpoint / STATE_FILE, map_location=device, weights_only=True)
+    if saved["seed"] != options.seed or saved["batch_size"] != options.batch_size:
+        raise ConfigError(
+            f"{checkpoint} was trained with seed {saved['seed']} and batch size {saved['batch_size']}; "
+            "resume with the same --seed and --batch-size"
+        )
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    log.info("resuming from %s at step %d", checkpoint, saved["step"])
+    return {k: saved[k] for k in state}
 
-    model.train()
+
+@dataclass
+class _Loop:
+    """What the training loop works on; `state` is its position, saved with every checkpoint."""
+
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    device: Any
+    options: FinetuneOptions
+    state: dict[str, Any]
+
+    def step(self, batch: list[Encoded]) -> float:
+        """One optimiser step on one batch; its loss."""
+        import torch
+
+        inputs = collate(batch, self.tokenizer.pad_token_id, self.device)
+        with autocast(self.device):
+            loss = self.model(**inputs).loss
+        if not torch.isfinite(loss):
+            raise ConfigError(
+                f"training diverged at step {self.state['step'] + 1} (loss {float(loss)}); lower --lr"
+            )
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    def epoch_batches(self, size: int) -> list[list[int]]:
+        """This epoch's batches of example indices, in the seeded order a resumed run repeats."""
+        import torch
+
+        seed = self.options.seed + self.state["epoch"]
+        order = torch.randperm(size, generator=torch.Generator().manual_seed(seed))
+        step = self.options.batch_size
+        return [order[i : i + step].tolist() for i in range(0, len(order), step)]
+
+
+def _train(loop: _Loop, train_data: list[Encoded], total: int, output_dir: Path, progress: bool) -> None:
+    """Epochs of steps from the loop's position to `total` steps, a checkpoint after each epoch."""
+    from tqdm import tqdm
+
+    options, state = loop.options, loop.state
+    loop.model.train()
     bar = tqdm(
         total=total, initial=min(state["step"], total), desc="finetune", unit="step", disable=not progress
     )
     stop = state["step"] >= total
     # Like Hugging Face's Trainer, max_steps (when given) overrides the number of epochs.
     while not stop and (options.max_steps is not None or state["epoch"] < options.epochs):
-        order = torch.randperm(
-            len(train_data), generator=torch.Generator().manual_seed(options.seed + state["epoch"])
-        )
-        batches = [
-            order[i : i + options.batch_size].tolist() for i in range(0, len(order), options.batch_size)
-        ]
+        batches = loop.epoch_batches(len(train_data))
         for index in range(state["batch_in_epoch"], len(batches)):
-            batch = _collate([train_data[i] for i in batches[index]], tokenizer.pad_token_id, device)
-            with _autocast(device):
-                loss = model(**batch).loss
-            if not torch.isfinite(loss):
-                raise ConfigError(
-                    f"training diverged at step {state['step'] + 1} (loss {float(loss)}); lower --lr"
-                )
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            value = loop.step([train_data[i] for i in batches[index]])
             state["step"] += 1
             state["batch_in_epoch"] = index + 1
-            value = float(loss.detach())
             state["losses"].append(value)
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}", epoch=state["epoch"] + 1)
@@ -350,8 +335,36 @@ def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneRepo
         if state["batch_in_epoch"] >= len(batches):
             state["epoch"] += 1
             state["batch_in_epoch"] = 0
-        _save_checkpoint(output_dir, model, tokenizer, optimizer, scheduler, state)
+        _save_checkpoint(output_dir, loop.model, loop.tokenizer, loop.optimizer, loop.scheduler, state)
     bar.close()
+
+
+def finetune(options: FinetuneOptions, *, progress: bool = True) -> FinetuneReport:
+    """Train, checkpoint, evaluate and save; see the module doc. Raises SupportbotError subclasses."""
+    import torch
+
+    from core.devices import best_device
+
+    output_dir = Path(options.output_dir)
+    train_examples, eval_examples = _examples(options)
+    checkpoint = _resume_from(options)
+    device = best_device(options.device)
+    source = (
+        checkpoint if checkpoint is not None else resolve_model_path(options.base_model, options.model_dir)
+    )
+    torch.manual_seed(options.seed)
+    model, tokenizer = _load(source, device)
+    train_data, eval_data, skipped = _encode_all(options, tokenizer, train_examples, eval_examples)
+    total = options.max_steps or options.epochs * math.ceil(len(train_data) / options.batch_size)
+    optimizer, scheduler = _optimiser(model, options, total)
+    state = _start_state(options, checkpoint, optimizer, scheduler, device)
+    _train(
+        _Loop(model, tokenizer, optimizer, scheduler, device, options, state),
+        train_data,
+        total,
+        output_dir,
+        progress,
+    )
 
     eval_loss, rouge, citations = evaluate(model, tokenizer, eval_data, options, device)
     model.save_pretrained(output_dir)

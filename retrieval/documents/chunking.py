@@ -252,15 +252,7 @@ def _render_all(blocks: list[Block]) -> str:
     )
 
 
-def chunk_blocks(
-    title: str,
-    blocks: list[Block],
-    *,
-    max_chars: int = DEFAULT_MAX_CHARS,
-    overlap: int = 0,
-    dense_chars: int = DEFAULT_DENSE_CHARS,
-) -> list[Section]:
-    """Sections of a document given as blocks (see the module docstring). No blocks, no sections."""
+def _check_sizes(max_chars: int, overlap: int, dense_chars: int) -> None:
     if max_chars < 100:
         raise ConfigError(f"chunk max_chars must be at least 100, got {max_chars}")
     if not 0 <= overlap <= max_chars // 2:
@@ -269,32 +261,25 @@ def chunk_blocks(
         )
     if dense_chars < 20:
         raise ConfigError(f"dense_chars must be at least 20, got {dense_chars}")
-    if not blocks:
-        return []
-    if not any(b.kind == "paragraph" for b in blocks):
-        # Headings only: their text is the content.
-        blocks = [Block("paragraph", b.text) for b in blocks]
-    # Titles and headings are repeated on every section: capped once here, so a giant one-line
-    # heading costs linear time, not its length once per section.
-    title = cap_words(title, max_chars // 2)
-    blocks = [
-        Block(b.kind, cap_words(b.text, max_chars // 2), b.level) if b.kind == "heading" else b
-        for b in blocks
-    ]
 
+
+def _whole(title: str, blocks: list[Block], max_chars: int, dense_chars: int) -> Section | None:
+    """The whole document as one section, when it fits `max_chars`."""
     whole_header = _header(title, (), max_chars)
     shown = blocks
     if blocks[0].kind == "heading" and blocks[0].text.casefold() == title.strip().casefold():
         shown = blocks[1:] or blocks  # the title line already says it
     whole = _render_all(shown)
-    if len(whole_header) + 2 + len(whole) <= max_chars:
-        first_heading = next((b.text for b in shown if b.kind == "heading"), "")
-        text = f"{whole_header}\n\n{whole}" if whole_header else whole
-        lead_text = "\n\n".join(b.text for b in blocks if b.kind == "paragraph")
-        dense = dense_text_for(title, first_heading, lead_text, dense_chars)
-        return [Section((), whole, text, dense)]
+    if len(whole_header) + 2 + len(whole) > max_chars:
+        return None
+    first_heading = next((b.text for b in shown if b.kind == "heading"), "")
+    text = f"{whole_header}\n\n{whole}" if whole_header else whole
+    lead_text = "\n\n".join(b.text for b in blocks if b.kind == "paragraph")
+    return Section((), whole, text, dense_text_for(title, first_heading, lead_text, dense_chars))
 
-    # Group paragraphs under their heading path.
+
+def _by_heading_path(blocks: list[Block]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Paragraphs grouped under their heading path, in reading order."""
     groups: list[tuple[tuple[str, ...], list[str]]] = []
     stack: list[tuple[int, str]] = []
     for block in blocks:
@@ -308,9 +293,36 @@ def chunk_blocks(
             groups[-1][1].append(block.text)
         else:
             groups.append((path, [block.text]))
+    return groups
 
+
+def chunk_blocks(
+    title: str,
+    blocks: list[Block],
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    overlap: int = 0,
+    dense_chars: int = DEFAULT_DENSE_CHARS,
+) -> list[Section]:
+    """Sections of a document given as blocks (see the module docstring). No blocks, no sections."""
+    _check_sizes(max_chars, overlap, dense_chars)
+    if not blocks:
+        return []
+    if not any(b.kind == "paragraph" for b in blocks):
+        # Headings only: their text is the content.
+        blocks = [Block("paragraph", b.text) for b in blocks]
+    # Titles and headings are repeated on every section: capped once here, so a giant one-line
+    # heading costs linear time, not its length once per section.
+    title = cap_words(title, max_chars // 2)
+    blocks = [
+        Block(b.kind, cap_words(b.text, max_chars // 2), b.level) if b.kind == "heading" else b
+        for b in blocks
+    ]
+    whole = _whole(title, blocks, max_chars, dense_chars)
+    if whole is not None:
+        return [whole]
     sections: list[Section] = []
-    for path, paragraphs in groups:
+    for path, paragraphs in _by_heading_path(blocks):
         header = _header(title, path, max_chars)
         budget = max_chars - (len(header) + 2 if header else 0)
         heading = path[-1] if path else ""

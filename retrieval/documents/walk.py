@@ -100,15 +100,9 @@ def _unknown(root: Path, path: Path, reason: str) -> KBFile:
     return KBFile(path, _doc_id(root, path), "unknown", reason=reason)
 
 
-def discover(kb_root: Path) -> list[KBFile]:
-    """All files under `kb_root`, typed and sorted by doc_id. Raises InputError if it is not a folder."""
-    root = Path(kb_root).expanduser()
-    if not root.exists():
-        raise InputError(f"knowledge-base folder {str(root)!r} does not exist; check the path")
-    if not root.is_dir():
-        raise InputError(f"knowledge-base path {str(root)!r} is a file, not a folder; give the folder")
-    root = root.resolve()
-
+def _walk(root: Path) -> tuple[list[Path], list[KBFile]]:
+    """Every regular file under `root` (hidden ones and symlinked folders skipped), and the paths
+    that cannot be used (broken or outside symlinks, fifos, sockets) as "unknown" files."""
     found: list[Path] = []
     unusable: list[KBFile] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -139,21 +133,35 @@ def discover(kb_root: Path) -> list[KBFile]:
                 unusable.append(_unknown(root, path, "not a regular file (fifo, socket...)"))
                 continue
             found.append(path)
+    return found, unusable
 
-    # Pair media with their NAME.md captions (same folder, same stem).
+
+def _media_sidecars(found: list[Path]) -> dict[Path, Path]:
+    """Each image or audio file's NAME.md caption (same folder, same stem), where it has one."""
     sidecars: dict[Path, Path] = {}
     for path in found:
         if path.suffix.lower() == SIDECAR_EXTENSION:
             sidecars[path.with_suffix("")] = path
-    used_sidecars: set[Path] = set()
     media_sidecar: dict[Path, Path] = {}
     for path in found:
         if kind_of(path) in ("image", "audio"):
             sidecar = sidecars.get(path.with_suffix(""))
             if sidecar is not None:
                 media_sidecar[path] = sidecar
-                used_sidecars.add(sidecar)
+    return media_sidecar
 
+
+def discover(kb_root: Path) -> list[KBFile]:
+    """All files under `kb_root`, typed and sorted by doc_id. Raises InputError if it is not a folder."""
+    root = Path(kb_root).expanduser()
+    if not root.exists():
+        raise InputError(f"knowledge-base folder {str(root)!r} does not exist; check the path")
+    if not root.is_dir():
+        raise InputError(f"knowledge-base path {str(root)!r} is a file, not a folder; give the folder")
+    root = root.resolve()
+    found, unusable = _walk(root)
+    media_sidecar = _media_sidecars(found)
+    used_sidecars = set(media_sidecar.values())
     files = list(unusable)
     supported = ", ".join(supported_extensions())
     for path in found:
