@@ -182,7 +182,9 @@ def _sort_names(codes: list[str], phrases: Counter[str], names: Counter[str]) ->
     return out
 
 
-def _descriptors(codes: list[str], product_names: dict[str, str]) -> tuple[dict[str, list[str]], Counter[str]]:
+def _descriptors(
+    codes: list[str], product_names: dict[str, str]
+) -> tuple[dict[str, list[str]], Counter[str]]:
     """Each product's short names ("Router" of "X200 Router") and how many products share each."""
     descriptors: Counter[str] = Counter()
     desc_of: dict[str, list[str]] = {}
