@@ -86,6 +86,17 @@ def _function(name: str, lines: int, comment: str = "") -> str:
     return f"{comment}def {name}() -> int:\n{body}    return 0\n"
 
 
+def test_the_tree_keeps_the_size_limits() -> None:
+    sizes = _sizes()
+    found = [
+        f
+        for p in PACKAGES
+        for path in sorted((REPO / p).rglob("*.py"))
+        for f in sizes.offenders(path, str(path))
+    ]
+    assert found == [], "\n".join(found)
+
+
 def test_the_size_check_names_a_long_function_unless_it_says_why(tmp_path: Path) -> None:
     sizes = _sizes()
     path = tmp_path / "mod.py"
