@@ -70,7 +70,10 @@ def _device(parser: argparse.ArgumentParser) -> None:
         "--precision",
         default=None,
         choices=list(PRECISIONS),
-        help="model dtype policy (default: $SUPPORTBOT_PRECISION or auto: half on CUDA, float32 on CPU)",
+        help=(
+            "model dtype policy (default: $SUPPORTBOT_PRECISION or auto: half on CUDA, float32 on CPU; "
+            "int8: ImageBind's linear layers in int8 on CPU)"
+        ),
     )
 
 

@@ -44,12 +44,13 @@ class IdTokenizer:
         return " ".join(f"t{i}" for i in values if i > 1 or not skip_special_tokens)
 
 
-def save_random_model(folder: Path, seed: int = 0) -> Any:
+def save_random_model(folder: Path, seed: int = 0, config: dict[str, Any] | None = None) -> Any:
+    """A random-weight T5 of `config` (default flan-t5-base's) saved to `folder`, and returned."""
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(seed)
-    model = T5ForConditionalGeneration(T5Config(**FLAN_T5_BASE)).eval()
+    model = T5ForConditionalGeneration(T5Config(**(config or FLAN_T5_BASE))).eval()
     model.save_pretrained(folder)
     return model
 
@@ -83,11 +84,11 @@ def convert(folder: Path, target: Path) -> None:
     Converter(str(folder)).convert(str(target), force=True)
 
 
-def time_hf(model: Any, ids: list[int], stream: bool) -> tuple[float, list[int]]:
+def time_hf(model: Any, ids: list[int], stream: bool, device: str = "cpu") -> tuple[float, list[int]]:
     import torch
     from transformers import TextIteratorStreamer
 
-    inputs = torch.tensor([ids])
+    inputs = torch.tensor([ids], device=device)
     kwargs = {"max_new_tokens": NEW_TOKENS, "min_new_tokens": NEW_TOKENS, "do_sample": False, "num_beams": 1}
     started = time.perf_counter()
     if not stream:

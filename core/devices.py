@@ -7,14 +7,17 @@ run a hundred times slower without anyone noticing.
 
 The precision policy (`Settings.precision`, "auto" by default) decides the dtype of every model:
 
-| precision | torch on CUDA                                | torch on CPU/MPS | CTranslate2 CUDA / CPU |
-|-----------|----------------------------------------------|------------------|------------------------|
-| auto      | float16; bfloat16 for bf16-trained T5 [1]    | float32          | float16 / int8         |
-| float32   | float32                                      | float32          | float32 / float32      |
-| float16   | float16                                      | float32          | float16 / int8         |
-| bfloat16  | bfloat16 [1]                                 | float32          | bfloat16 / int8        |
+| precision | torch on CUDA                                | torch on CPU/MPS   | CTranslate2 CUDA / CPU |
+|-----------|----------------------------------------------|--------------------|------------------------|
+| auto      | float16; bfloat16 for bf16-trained T5 [1]    | float32            | float16 / int8         |
+| float32   | float32                                      | float32            | float32 / float32      |
+| float16   | float16                                      | float32            | float16 / int8         |
+| bfloat16  | bfloat16 [1]                                 | float32            | bfloat16 / int8        |
+| int8      | float16                                      | float32 + int8 [2] | int8_float16 / int8    |
 
 [1] float16 where the GPU has no bfloat16.
+[2] Models that support it (ImageBind) run their `nn.Linear` layers with dynamic int8 quantisation on
+    CPU (`quantize_linear_int8`); the others run in float32. Measured by `bench/imagebind_int8.py`.
 
 CPUs always run torch models in float32 (half precision on CPU is slow and lossy). torch and
 ctranslate2 are imported inside the functions.
@@ -30,7 +33,7 @@ from core.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-PRECISIONS: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16", "int8")
 DeviceKind = Literal["cpu", "cuda", "mps"]
 
 
@@ -179,4 +182,33 @@ def ct2_compute_type(device: str, precision: str = "auto") -> str:
         return "float32"
     if device != "cuda":
         return "int8"
+    if precision == "int8":
+        return "int8_float16"
     return "bfloat16" if precision == "bfloat16" else "float16"
+
+
+def wants_int8_linear(device: torch.device, precision: str) -> bool:
+    """Whether a torch model that supports it should quantise its linear layers to int8 (CPU, "int8")."""
+    check_precision(precision)
+    return precision == "int8" and device.type == "cpu"
+
+
+def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with every `nn.Linear` replaced in place by a dynamically quantised int8 one (CPU only).
+
+    Weights are stored as int8 with a per-tensor scale; activations are quantised per batch at run time.
+    `nn.MultiheadAttention`'s own projections stay float32 (torch does not quantise them dynamically).
+    torch.ao's eager quantisation is deprecated in favour of torchao but still ships in torch 2.11; the
+    warning it prints is silenced here, once.
+    """
+    import warnings
+
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        quantized: torch.nn.Module = quantize_dynamic(
+            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+    return quantized

@@ -53,6 +53,25 @@ def test_tiny_model_is_the_real_class_and_runs_fp32_on_cpu(tiny: ImageBindEmbedd
     assert {p.dtype for p in tiny._model.parameters()} == {torch.float32}
 
 
+def test_precision_int8_quantises_the_linear_layers_on_cpu_and_agrees_with_float32() -> None:
+    fp32 = ImageBindEmbedder(model=tiny_imagebind_model(), device="cpu")
+    int8 = ImageBindEmbedder(model=tiny_imagebind_model(), device="cpu", precision="int8")
+    int8.load()
+    int8.load()  # idempotent: quantised once
+    assert int8._model is not None
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized.dynamic") for m in int8._model.modules())
+    assert not any(type(m) is torch.nn.Linear for m in int8._model.modules())
+    texts, images, clips = sample_texts()[:3], sample_images()[:2], sample_waveforms()[:2]
+    for a, b in (
+        (fp32.embed_text(texts), int8.embed_text(texts)),
+        (fp32.embed_images(images), int8.embed_images(images)),
+        (fp32.embed_audio(clips), int8.embed_audio(clips)),
+    ):
+        assert b.dtype == np.float32 and b.shape == a.shape
+        np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+        assert float(np.sum(a * b, axis=1).min()) > 0.99
+
+
 def test_same_seed_same_vectors_other_seed_other_vectors(tiny: ImageBindEmbedder) -> None:
     again = tiny_imagebind_embedder()
     other = tiny_imagebind_embedder(seed=99)

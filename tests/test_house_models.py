@@ -17,6 +17,7 @@ from core.devices import (
     ct2_compute_type,
     parse_device,
     torch_dtype,
+    wants_int8_linear,
 )
 from core.errors import ConfigError, ModelMissingError
 from core.models import ModelLocator, fail
@@ -113,15 +114,18 @@ def test_precision_policy_on_cpu_and_ctranslate2() -> None:
     import torch
 
     cpu = torch.device("cpu")
-    for precision in ("auto", "float32", "float16", "bfloat16"):
+    for precision in ("auto", "float32", "float16", "bfloat16", "int8"):
         assert torch_dtype(cpu, precision) == torch.float32  # CPUs always run float32
         assert autocast_dtype(cpu, precision) is None
     assert [ct2_compute_type("cpu", p) for p in ("auto", "float32", "float16")] == ["int8", "float32", "int8"]
-    assert [ct2_compute_type("cuda", p) for p in ("auto", "float32", "bfloat16")] == [
+    assert [ct2_compute_type("cuda", p) for p in ("auto", "float32", "bfloat16", "int8")] == [
         "float16",
         "float32",
         "bfloat16",
+        "int8_float16",
     ]
+    assert ct2_compute_type("cpu", "int8") == "int8"
+    assert wants_int8_linear(cpu, "int8") and not wants_int8_linear(cpu, "auto")
     with pytest.raises(ConfigError, match="precision"):
         Settings(precision="int4")
 

@@ -28,7 +28,7 @@ from PIL import Image
 
 from core import checkpoints
 from core.checkpoints import Checkpoint
-from core.devices import best_device, check_precision, torch_dtype
+from core.devices import best_device, check_precision, quantize_linear_int8, torch_dtype, wants_int8_linear
 from core.errors import ConfigError
 from core.types import Waveform
 
@@ -298,7 +298,8 @@ class ImageBindEmbedder:
         return checkpoints.locate(self._checkpoint, self._model_dir, role=ROLE)
 
     def load(self) -> None:
-        """Resolve the device, read the weights, move to the device (fp16 on CUDA). Idempotent."""
+        """Resolve the device, read the weights, move to the device (fp16 on CUDA; int8 linear layers
+        on CPU under `--precision int8`). Idempotent."""
         if self._model is not None:
             return
         device = best_device(self._device_request)
@@ -307,6 +308,8 @@ class ImageBindEmbedder:
         model.eval()
         model.requires_grad_(False)
         model.to(device=device, dtype=dtype)
+        if wants_int8_linear(device, self.precision):  # --precision int8 on CPU (bench/imagebind_int8.py)
+            model = quantize_linear_int8(model)
         if self.dim != output_dim(model):
             raise ConfigError(f"model output dim {output_dim(model)} differs from the expected {self.dim}")
         tokenizer = load_tokenizer()
