@@ -6,20 +6,19 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import reduced
 from app.runtime import Runtime, open_runtime
-from app.terminal import chat_loop
-from chatbot.engine import ChatEngine, TurnResult
 from core.config import Settings
 from core.errors import InputError
-from knowledge_graph.factory import load_graph
-from retrieval.evaluation import CaseOutcome, EvalCase, format_table, load_cases
-from retrieval.evaluation import evaluate as run_eval
-from retrieval.ingest import IngestReport
 from retrieval.retriever import RetrievalResult, check_top_k
 from retrieval.understand import Understanding
+
+if TYPE_CHECKING:  # imported where used, so `supportbot search` loads no engine, graph or ingestion code
+    from chatbot.engine import ChatEngine, TurnResult
+    from retrieval.evaluation import CaseOutcome, EvalCase
+    from retrieval.ingest import IngestReport
 
 NO_GENERATOR_NOTE = "answers not evaluated: no answer generator"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +116,8 @@ def search(
         )
     with open_runtime(settings) as runtime:
         announce(runtime, (reduced.CROSS_MODAL, reduced.SPEECH, reduced.OCR))
-        understanding = runtime.input_reader().read(text, image=image, audio=audio)
+        reader = runtime.input_reader(screenshots=image is not None)
+        understanding = reader.read(text, image=image, audio=audio)
         result = runtime.retriever().search(understanding.query, top_k=top_k)
     if as_json:
         print(json.dumps(result_to_dict(understanding, result), indent=2))
@@ -129,6 +129,9 @@ def search(
 
 def evaluate(settings: Settings, kb: Path, queries: Path, *, out: Path | None, temp_data: bool) -> int:
     """Ingests `kb`, then runs every case through the conversation engine (history turns first)."""
+    from retrieval.evaluation import evaluate as run_eval
+    from retrieval.evaluation import format_table, load_cases
+
     cases = load_cases(queries)
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as tmp:
         if temp_data:
@@ -153,6 +156,8 @@ def replay_case(engine: ChatEngine, case: EvalCase, *, with_history: bool = True
 
 def run_case(engine: ChatEngine, case: EvalCase) -> CaseOutcome:
     """One eval case scored: the ranked documents and, when answers were generated, the verdict."""
+    from retrieval.evaluation import CaseOutcome
+
     result = replay_case(engine, case)
     retrieval = result.trace.retrieval
     generated = engine.status().generator is not None
@@ -187,6 +192,8 @@ def chat(settings: Settings) -> int:
         raise InputError(
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"
         )
+    from app.terminal import chat_loop
+
     with open_runtime(settings) as runtime:
         announce(runtime)
         return chat_loop(runtime.engine())
@@ -195,6 +202,8 @@ def chat(settings: Settings) -> int:
 def graph(settings: Settings, action: str, entity: str | None, hops: int) -> int:
     if not settings.graph_path.exists():
         raise InputError(f"no knowledge graph in {settings.data_dir}; run `supportbot ingest KB_DIR` first")
+    from knowledge_graph.factory import load_graph
+
     kg = load_graph(settings.graph_path)
     if action == "stats":
         for kind, count in sorted(kg.stats().items()):

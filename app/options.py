@@ -16,26 +16,35 @@ the wrong type, is a `ConfigError` that lists what is accepted. Each record vali
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chatbot.abstention import AbstentionPolicy
-from chatbot.engine import EngineOptions
-from chatbot.followups import CarryOptions
-from chatbot.sessions import SessionLimits
 from core.config import Settings
 from core.errors import ConfigError
-from knowledge_graph.context import ContextOptions
 from retrieval.fusion import TUNED, FusionWeights
 
+if TYPE_CHECKING:
+    from chatbot.engine import EngineOptions
+
 R = TypeVar("R")
-SECTIONS: dict[str, type] = {
-    "engine": EngineOptions,
-    "abstention": AbstentionPolicy,
-    "context": ContextOptions,
-    "sessions": SessionLimits,
-    "carry": CarryOptions,
-    "fusion": FusionWeights,
-}
+
+
+def sections() -> dict[str, type]:
+    """Section name -> option record. Imported here, not at the top, so that the retriever's fusion
+    weights (`supportbot search`) do not import the conversation engine."""
+    from chatbot.abstention import AbstentionPolicy
+    from chatbot.engine import EngineOptions
+    from chatbot.followups import CarryOptions
+    from chatbot.sessions import SessionLimits
+    from knowledge_graph.context import ContextOptions
+
+    return {
+        "engine": EngineOptions,
+        "abstention": AbstentionPolicy,
+        "context": ContextOptions,
+        "sessions": SessionLimits,
+        "carry": CarryOptions,
+        "fusion": FusionWeights,
+    }
 
 
 def _scalar_fields(record: type) -> dict[str, type]:
@@ -63,14 +72,13 @@ def _convert(key: str, text: str, kind: type) -> Any:
 def overrides(settings: Settings) -> dict[str, dict[str, Any]]:
     """`settings.tuning` checked and converted: section -> field -> value (later items win)."""
     found: dict[str, dict[str, Any]] = {}
+    records = sections() if settings.tuning else {}
     for item in settings.tuning:
         key, _, text = item.partition("=")
         section, _, name = key.strip().partition(".")
-        record = SECTIONS.get(section)
+        record = records.get(section)
         if record is None:
-            raise ConfigError(
-                f"option {key!r}: unknown section {section!r}; use one of {', '.join(SECTIONS)}"
-            )
+            raise ConfigError(f"option {key!r}: unknown section {section!r}; use one of {', '.join(records)}")
         fields = _scalar_fields(record)
         if name not in fields:
             raise ConfigError(
@@ -86,6 +94,8 @@ def _apply(record: R, values: dict[str, Any]) -> R:
 
 def engine_options(settings: Settings, base: EngineOptions | None = None) -> EngineOptions:
     """`base` (default `EngineOptions()`) with every override of `settings.tuning` applied."""
+    from chatbot.engine import EngineOptions
+
     values = overrides(settings)
     base = base or EngineOptions()
     return _apply(

@@ -12,30 +12,27 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from app import reduced
-from app.options import engine_options, fusion_weights
-from chatbot.engine import ChatEngine, EngineOptions
-from chatbot.generators.factory import make_generator
-from chatbot.generators.protocol import Generator
-from chatbot.traces import TraceStore
+from app.options import fusion_weights
 from core.config import Settings
 from core.models import ModelChoice
-from knowledge_graph.factory import load_graph
-from knowledge_graph.protocol import ContextGraph
-from retrieval.asr.factory import make_transcriber
-from retrieval.asr.protocol import Transcriber
 from retrieval.embedders.factory import make_embedder, make_text_embedder
 from retrieval.embedders.protocol import Embedder, TextEmbedder
-from retrieval.ingest import FailureHook, Ingestor, IngestReport
-from retrieval.manifest import Manifest
-from retrieval.ocr.factory import make_reader
-from retrieval.ocr.protocol import ScreenshotReader
 from retrieval.retriever import Retriever
 from retrieval.stores.factory import make_store
 from retrieval.stores.protocol import VectorStore
 from retrieval.understand import InputReader
+
+if TYPE_CHECKING:  # imported where used: `supportbot search` needs no engine, graph or ingestion code
+    from chatbot.engine import ChatEngine, EngineOptions
+    from chatbot.generators.protocol import Generator
+    from chatbot.traces import TraceStore
+    from knowledge_graph.protocol import ContextGraph
+    from retrieval.asr.protocol import Transcriber
+    from retrieval.ingest import FailureHook, Ingestor, IngestReport
+    from retrieval.ocr.protocol import ScreenshotReader
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +92,8 @@ class Runtime:
         """The trace store of this run: one for the runtime's lifetime, shared by every engine it
         builds and by the staff console; closed with the runtime."""
         if self._traces is None:
+            from chatbot.traces import TraceStore
+
             self._traces = TraceStore(self.settings.traces_path)
             self._traces.open()
         return self._traces
@@ -102,6 +101,8 @@ class Runtime:
     def graph(self) -> ContextGraph:
         """The knowledge graph of the ingested KB (`<data_dir>/graph.json`; empty before any ingest)."""
         if self._graph is None:
+            from knowledge_graph.factory import load_graph
+
             self._graph = load_graph(self.settings.graph_path)
         return self._graph
 
@@ -120,21 +121,30 @@ class Runtime:
             self.choices[role] = decided.choice
         return self.choices[role]
 
-    def input_reader(self) -> InputReader:
-        """Reads screenshots (OCR) and voice notes (ASR); the engines load on first use, once."""
-        if self._reader is None:
-            transcriber = self.transcriber
-            if transcriber is None and self._decide(reduced.SPEECH).used is not None:
-                transcriber = make_transcriber(self.settings)
-            ocr = self.ocr
-            if ocr is None and self._decide(reduced.OCR).used is not None:
-                products = [e.name for e in self.graph().entities("product")]
-                ocr = make_reader(self.settings, known_products=products)
-            s = self.settings
-            self._reader = InputReader(
-                s.limits, transcriber=transcriber, ocr=ocr, allow_missing_models=s.allow_missing_models
-            )
-        return self._reader
+    def input_reader(self, *, screenshots: bool = True) -> InputReader:
+        """Reads screenshots (OCR) and voice notes (ASR); the engines load on first use, once.
+        `screenshots=False` (a query known to hold no image) skips the OCR reader, and with it the
+        knowledge graph it takes product names from; that reader is not kept."""
+        if self._reader is not None:
+            return self._reader
+        from retrieval.asr.factory import make_transcriber
+
+        transcriber = self.transcriber
+        if transcriber is None and self._decide(reduced.SPEECH).used is not None:
+            transcriber = make_transcriber(self.settings)
+        ocr = self.ocr
+        if screenshots and ocr is None and self._decide(reduced.OCR).used is not None:
+            from retrieval.ocr.factory import make_reader
+
+            products = [e.name for e in self.graph().entities("product")]
+            ocr = make_reader(self.settings, known_products=products)
+        s = self.settings
+        reader = InputReader(
+            s.limits, transcriber=transcriber, ocr=ocr, allow_missing_models=s.allow_missing_models
+        )
+        if screenshots:
+            self._reader = reader
+        return reader
 
     def retriever(self) -> Retriever:
         embedder, note = self.embedder, self.dense_note
@@ -155,6 +165,10 @@ class Runtime:
         """The conversation engine over this runtime; loads the generator the reduced-mode rule
         picks (the configured one, or with --allow-missing-models the offline composer), once."""
         if self._engine is None or generator is not None or options is not None:
+            from app.options import engine_options
+            from chatbot.engine import ChatEngine
+            from chatbot.generators.factory import make_generator
+
             if generator is None:
                 self._decide(reduced.ANSWERS)
                 generator = make_generator(self.settings)
@@ -185,6 +199,9 @@ class Runtime:
         return report
 
     def ingestor(self, *, progress: bool = True, on_failure: FailureHook | None = None) -> Ingestor:
+        from retrieval.ingest import Ingestor
+        from retrieval.manifest import Manifest
+
         manifest = Manifest.load(self.settings.manifest_path)
         if manifest.entries and not self.settings.graph_path.exists():
             manifest = Manifest(manifest.path)  # the graph is missing: rebuild everything once
@@ -211,6 +228,8 @@ class Runtime:
     def data_dir_problems(self) -> list[str]:
         """What makes the data dir's parts disagree (empty: they agree): the manifest lists ingested
         files but the knowledge graph or the index lost them. `supportbot ingest` repairs each."""
+        from retrieval.manifest import Manifest
+
         manifest = Manifest.load(self.settings.manifest_path)  # unreadable: InputError with advice
         if not manifest.entries:
             return []
