@@ -7,7 +7,9 @@
 - `ScriptedTranscriber`, a `Transcriber` that hears what it is told, with a confidence;
 - `ScriptedReader`, a `ScreenshotReader` that reads given lines, with a confidence;
 - `IngestSkippingOcr`, which reads nothing while the KB is ingested, then hands over to a real reader;
-- `fake_runtime`, a `Runtime` over an `InMemoryStore` (no Milvus Lite, no model weights).
+- `fake_runtime`, a `Runtime` over an `InMemoryStore` (no Milvus Lite, no model weights);
+- `MemoryStores`, the store factory of `app.runtime` replaced for command tests (`supportbot ingest`,
+  then `search`, `chat`, `eval` in-process): one `InMemoryStore` per data dir, kept between commands.
 
 Use them only where the part is not the subject of the test; the backend and end-to-end tests keep
 real Milvus Lite and the tiny real models (marked `slow`).
@@ -22,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from app.runtime import DENSE_OFF_MISSING, Runtime
@@ -276,7 +279,42 @@ def fake_runtime(
     return Runtime(settings, store, None, DENSE_OFF_MISSING, transcriber, ocr)  # type: ignore[arg-type]
 
 
-__all__ = ["InMemoryStore", "ScriptedGenerator", "ScriptedReader", "ScriptedTranscriber", "fake_runtime"]
+class MemoryStores:
+    """`app.runtime.make_store` for command tests: one `InMemoryStore` per data dir, kept across the
+    commands of a test as Milvus Lite keeps its database on disk. Fake (for tests whose subject is not
+    the store); `install(monkeypatch)` puts it in place."""
+
+    def __init__(self) -> None:
+        self.stores: dict[str, InMemoryStore] = {}
+
+    def __call__(
+        self,
+        settings: Settings,
+        name: str | None = None,
+        *,
+        dim: int,
+        dense_enabled: bool,
+        text_dim: int = 384,
+        rebuild_outdated: bool = False,
+    ) -> InMemoryStore:
+        key = settings.milvus_path
+        if key not in self.stores:
+            self.stores[key] = InMemoryStore(dim, text_dim, dense_enabled=dense_enabled)
+        return self.stores[key]
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> MemoryStores:
+        monkeypatch.setattr("app.runtime.make_store", self)
+        return self
+
+
+__all__ = [
+    "InMemoryStore",
+    "MemoryStores",
+    "ScriptedGenerator",
+    "ScriptedReader",
+    "ScriptedTranscriber",
+    "fake_runtime",
+]
 
 
 class IngestSkippingOcr:

@@ -1,5 +1,9 @@
 """`supportbot chat`, `finetune` and `eval` (answers) run in-process: stdin replaced by lines, output and
-exit codes checked, over a small ingested KB with BM25 only."""
+exit codes checked, over a small ingested KB with BM25 only.
+
+The commands run over the in-memory store (`tests.fakes.MemoryStores`: the store is not the subject
+here), except `test_chat_answers_with_citations_and_prints_the_trace`, the end-to-end run over real
+Milvus Lite (slow)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from app.terminal import plain
 from chatbot.engine import HANDOFF_MESSAGE
 from chatbot.finetune.data import Example, Passage, write_examples
 from chatbot.generators.protocol import ABSTAIN_TEXT
+from tests.fakes import MemoryStores
 from tests.tiny_t5 import save_tiny_t5
 
 DOCS = {
@@ -39,14 +44,37 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, kb: Path) -> Iterator[Path]:
-    data = tmp_path_factory.mktemp("chat-data") / "data"
+def _ingest(kb: Path, data: Path, stores: MemoryStores | None) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SUPPORTBOT_MODEL_DIR", str(data.parent / "no-models"))
+        if stores is not None:
+            stores.install(mp)
         code = main(["ingest", str(kb), "--data-dir", str(data), "--allow-missing-models", "--no-progress"])
     assert code == 0
-    yield data
+    return data
+
+
+@pytest.fixture(scope="module")
+def stores() -> MemoryStores:
+    """The module's in-memory stores (one per data dir), shared by its commands."""
+    return MemoryStores()
+
+
+@pytest.fixture
+def memory_store(stores: MemoryStores, monkeypatch: pytest.MonkeyPatch) -> MemoryStores:
+    return stores.install(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, kb: Path, stores: MemoryStores) -> Path:
+    """The small KB ingested into the in-memory store (use with `memory_store`)."""
+    return _ingest(kb, tmp_path_factory.mktemp("chat-data") / "data", stores)
+
+
+@pytest.fixture(scope="module")
+def milvus_data_dir(tmp_path_factory: pytest.TempPathFactory, kb: Path) -> Iterator[Path]:
+    """The small KB ingested into real Milvus Lite."""
+    yield _ingest(kb, tmp_path_factory.mktemp("chat-milvus") / "data", None)
 
 
 def _chat(
@@ -64,10 +92,10 @@ def _chat(
 
 @pytest.mark.slow  # real Milvus Lite (ingest, then the command)
 def test_chat_answers_with_citations_and_prints_the_trace(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], milvus_data_dir: Path
 ) -> None:
     lines = ["my extender shows error E-42, mesh link lost", "/trace", "/quit", "never read"]
-    code, out, _ = _chat(monkeypatch, capsys, data_dir, lines, "--generator", "extractive")
+    code, out, _ = _chat(monkeypatch, capsys, milvus_data_dir, lines, "--generator", "extractive")
     assert code == 0
     assert "bot> " in out and "(extractive" not in out and "**" not in out
     assert "Move the extender closer to the router" in out and "[1]" in out
@@ -87,7 +115,7 @@ def test_plain_renders_markdown_for_the_terminal() -> None:
     assert plain(text) == "Fix for the X300 [1]\n\n1. Set Backhaul band to Auto.\n• one\n\na | b\n1 | 2"
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_a_numbered_option_answers_the_question_back(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -109,7 +137,7 @@ def test_a_numbered_option_answers_the_question_back(
     assert "1. Open the R9 app.\n2. Tap Relink." in out and "**" not in out
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
 ) -> None:
@@ -122,7 +150,7 @@ def test_chat_reports_a_bad_image_and_goes_on_then_hands_over(
     assert f"bot> {HANDOFF_MESSAGE}" in out
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_chat_with_t5_missing_and_the_flag_answers_with_the_composer_and_says_so_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -136,7 +164,7 @@ def test_chat_with_t5_missing_and_the_flag_answers_with_the_composer_and_says_so
     assert any(c["role"] == "answers" and c["used"] == "composer" for c in trace["models"])
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_chat_with_t5_missing_and_no_flag_stops_with_what_to_download(
     capsys: pytest.CaptureFixture[str], data_dir: Path
 ) -> None:
@@ -157,7 +185,7 @@ def test_chat_without_an_index_says_to_ingest_first(
     assert code == 1 and "supportbot ingest" in err and err.count("\n") == 1
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_eval_reports_answers_and_turns(capsys: pytest.CaptureFixture[str], kb: Path, tmp_path: Path) -> None:
     queries = tmp_path / "q.jsonl"
     cases = [

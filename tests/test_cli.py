@@ -1,4 +1,7 @@
-"""The `supportbot` command line, run in-process: exit codes, one-line errors, JSON shapes."""
+"""The `supportbot` command line, run in-process: exit codes, one-line errors, JSON shapes.
+
+The commands run over the in-memory store (`tests.fakes.MemoryStores`: the store is not the subject
+here), except `test_ingest_then_search_json`, the end-to-end run over real Milvus Lite (slow)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from tests.fakes import MemoryStores
 
 pytestmark = pytest.mark.usefixtures("empty_model_dir")
 
@@ -24,6 +28,11 @@ def kb(tmp_path: Path) -> Path:
     (root / "refunds.md").write_text("# Refunds\n\nRefunds are paid within 14 days of the return.\n")
     (root / "faq.csv").write_text("question,answer\nIs there a warranty?,Yes: two years.\n", encoding="utf-8")
     return root
+
+
+@pytest.fixture
+def memory_store(monkeypatch: pytest.MonkeyPatch) -> MemoryStores:
+    return MemoryStores().install(monkeypatch)
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -75,7 +84,7 @@ def test_missing_weights_stop_with_a_message_naming_the_file(
         (["ingest", "/no/such/kb", "--allow-missing-models"], "does not exist"),
     ],
 )
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_errors_are_one_line_with_nonzero_exit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str, kb: Path
 ) -> None:
@@ -91,7 +100,7 @@ def test_errors_are_one_line_with_nonzero_exit(
     assert err.strip().count("\n") == 0
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_search_with_a_corrupt_image_is_a_clear_error(
     tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -103,7 +112,7 @@ def test_search_with_a_corrupt_image_is_a_clear_error(
     assert code == 1 and "shot.png" in err
 
 
-@pytest.mark.slow  # real Milvus Lite (ingest, then the command)
+@pytest.mark.usefixtures("memory_store")
 def test_eval_prints_table_and_writes_json(
     tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,6 +5,9 @@ every command runs, states once what runs reduced and never asks for the flag it
 it every command stops with what to download or import. A voice note is transcribed by
 bundled-tiny.en when nothing better is present, in every command (they share the runtime's rule;
 the slow test hears one through the engine that chat, eval, serve and demo use).
+
+The commands run over the in-memory store (`tests.fakes.MemoryStores`: the store is not the subject
+here); `serve` and the voice note run over real Milvus Lite (slow).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.serve import GENERATOR_FALLBACK, open_engine
 from core.config import Settings
 from core.errors import ModelMissingError
 from core.models import ModelChoice
+from tests.fakes import MemoryStores
 
 pytestmark = pytest.mark.usefixtures("empty_model_dir")
 
@@ -37,6 +41,11 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def memory_store(monkeypatch: pytest.MonkeyPatch) -> MemoryStores:
+    return MemoryStores().install(monkeypatch)
+
+
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -47,7 +56,7 @@ def _notes(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("note: reduced mode:")]
 
 
-@pytest.mark.slow  # real Milvus Lite
+@pytest.mark.usefixtures("memory_store")
 def test_every_command_states_the_same_reduced_mode_once_and_never_asks_for_the_flag(
     kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -73,7 +82,7 @@ def test_every_command_states_the_same_reduced_mode_once_and_never_asks_for_the_
     assert "answers not evaluated" not in out  # eval answers with the composer too, as chat does
 
 
-@pytest.mark.slow  # real Milvus Lite
+@pytest.mark.usefixtures("memory_store")
 @pytest.mark.parametrize("command", ["ingest", "search", "chat", "eval"])
 def test_without_the_flag_a_missing_model_stops_with_what_to_download(
     command: str, kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

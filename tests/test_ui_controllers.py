@@ -1,5 +1,8 @@
-"""The chat and staff handlers over a real engine (tiny text KB, BM25, extractive answers), the
-degraded-mode fallbacks of `serve`, and the app without staff credentials."""
+"""The chat and staff handlers over a real engine (tiny text KB, BM25 + graph, extractive answers), the
+degraded-mode fallbacks of `serve`, and the app without staff credentials.
+
+The store is the in-memory fake (`tests.fakes.fake_runtime`): the store is not the subject here.
+One end-to-end test runs the chat handler over real Milvus Lite (marked slow)."""
 
 from __future__ import annotations
 
@@ -18,21 +21,22 @@ from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.engine import ChatEngine
 from chatbot.traces import TurnFilter
 from core.errors import ConfigError, InputError, ModelMissingError
-from tests.browser.harness import SAMPLE_KB, open_tiny_runtime, tiny_settings
+from tests.browser.harness import SAMPLE_KB, make_tiny_kb, open_tiny_runtime, tiny_settings
+from tests.fakes import fake_runtime
 from ui import render
 from ui.chat_view import THUMBS_DOWN, ChatConfig, ChatController, ChatState
 from ui.staff_view import ALL_CONVERSATIONS, StaffController
-
-pytestmark = pytest.mark.slow  # Milvus Lite + ingest of a small KB (a few seconds)
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     if not SAMPLE_KB.is_dir():
         pytest.skip("sample KB data/kb not present")
-    rt, _kb = open_tiny_runtime(tmp_path_factory.mktemp("ui-ctl"), media=False)
-    yield rt
-    rt.close()
+    root = tmp_path_factory.mktemp("ui-ctl")
+    kb = make_tiny_kb(root, media=False)
+    with fake_runtime(tiny_settings(root / "data")) as rt:  # in-memory store: not the subject here
+        rt.ingest(kb, progress=False)
+        yield rt
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def _run(chat: ChatController, message: object, state: ChatState) -> list[tuple[
     return list(chat.respond(message, state))
 
 
-def test_respond_streams_a_cited_answer_and_maps_messages_to_the_turn(chat: ChatController) -> None:
+def _streams_a_cited_answer(chat: ChatController) -> None:
     state = ChatState()
     steps = _run(chat, {"text": "my extender shows error E-42", "files": []}, state)
     assert steps[0][0][-1] == {"role": "user", "content": "my extender shows error E-42"}
@@ -65,6 +69,22 @@ def test_respond_streams_a_cited_answer_and_maps_messages_to_the_turn(chat: Chat
     answer_index = next(i for i, m in enumerate(history) if m["role"] == "assistant" and "metadata" not in m)
     assert state.turn_of_message[answer_index] == summary["turn_id"]
     assert banner.value == "Quoted." and banner.visible, "the public line, never the operator's notice"
+
+
+def test_respond_streams_a_cited_answer_and_maps_messages_to_the_turn(chat: ChatController) -> None:
+    _streams_a_cited_answer(chat)
+
+
+@pytest.mark.slow  # Milvus Lite + ingest of a small KB (a few seconds)
+def test_respond_over_milvus_lite_end_to_end(tmp_path: Path) -> None:
+    if not SAMPLE_KB.is_dir():
+        pytest.skip("sample KB data/kb not present")
+    runtime, _kb = open_tiny_runtime(tmp_path / "real", media=False)
+    with runtime:
+        config = ChatConfig(
+            kb=None, upload_roots=(tmp_path / "uploads",), notices=("n1",), public=("Quoted.",)
+        )
+        _streams_a_cited_answer(ChatController(open_engine(runtime)[0], config))
 
 
 def test_attachments_must_be_uploads_of_a_known_kind(
