@@ -37,7 +37,6 @@ from core.config import Settings
 from core.types import SourceScore
 from retrieval.evaluation import CaseOutcome, EvalCase, EvalReport, load_cases
 from retrieval.evaluation import evaluate as run_eval
-from retrieval.fusion import SENTENCE_SOURCE
 
 REPO = Path(__file__).resolve().parent.parent
 BEFORE = (
@@ -56,12 +55,19 @@ MODES: dict[str, dict[str, Any]] = {
 }
 
 
-def _outcome(engine: ChatEngine, case: EvalCase, features: dict[str, tuple[float, float]]) -> CaseOutcome:
+def _outcome(
+    engine: ChatEngine, case: EvalCase, features: dict[str, tuple[float, float, float, bool]]
+) -> CaseOutcome:
     result = replay_case(engine, case)
-    retrieval = result.trace.to_dict()["retrieval"]
+    trace = result.trace.to_dict()
+    retrieval, verdict = trace["retrieval"], trace["abstention"]
     hits = retrieval["hits"]
-    similarity = max((h["sources"].get(SENTENCE_SOURCE, {}).get("score", 0.0) for h in hits[:3]), default=0.0)
-    features[case.id] = (float(retrieval.get("confidence", 0.0)), float(similarity))
+    features[case.id] = (  # what abstention weighed: coverage, similarity, unknown-word share, model rule
+        float(verdict["coverage"]),
+        float(verdict["similarity"]),
+        float(verdict["unknown_share"]),
+        bool(verdict["abstain"]) and verdict["kind"] != "out_of_scope",  # refused before the threshold
+    )
     features[f"hits:{case.id}"] = [  # type: ignore[assignment]
         (
             h["doc_id"],
@@ -115,7 +121,7 @@ def run_kb(
     kb: Path,
     sets: Sequence[tuple[str, Path]],
     settings: Settings,
-    visit: Callable[[ChatEngine, str, list[EvalCase], dict[str, tuple[float, float]]], None] | None = None,
+    visit: Callable[[ChatEngine, str, list[EvalCase], dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Ingests `kb` once, then runs each named case file through one engine."""
     results: dict[str, dict[str, Any]] = {}
@@ -124,7 +130,7 @@ def run_kb(
         engine = runtime.engine()
         for name, path in sets:
             cases = load_cases(path)
-            features: dict[str, tuple[float, float]] = {}
+            features: dict[str, Any] = {}
             report = run_eval(cases, lambda c, f=features: _outcome(engine, c, f))  # type: ignore[misc]
             results[name] = _summary(report)
             if visit is not None:
@@ -132,8 +138,12 @@ def run_kb(
     return results
 
 
-def build(root: Path, split: str, per_intent: int, seed: int) -> list[tuple[Path, list[tuple[str, Path]]]]:
-    """Every KB with its case files for `split`."""
+def build(
+    root: Path, split: str, per_intent: int, seed: int, tune: bool = False
+) -> list[tuple[Path, list[tuple[str, Path]]]]:
+    """Every KB with its case files for `split`; `tune` adds the sample KB's near-domain scope probes
+    (`data/eval/near_scope.jsonl`: questions close to the KB's products that it does not answer, and
+    paraphrases it does), which the abstention thresholds must also get right."""
     out: list[tuple[Path, list[tuple[str, Path]]]] = []
     for kb, sets in (data.bitext(root, split, per_intent, seed), data.abcd(root, split, seed)):
         files = [
@@ -144,7 +154,10 @@ def build(root: Path, split: str, per_intent: int, seed: int) -> list[tuple[Path
         json.loads(line) for line in (REPO / "data/eval/queries.jsonl").read_text().splitlines() if line
     ]
     typed = [c for c in sample if not c.get("image") and not c.get("audio") and not c.get("history")]
-    out.append((REPO / "data" / "kb", [("sample KB typed", data.write_cases(root / "sample.jsonl", typed))]))
+    sample_sets = [("sample KB typed", data.write_cases(root / "sample.jsonl", typed))]
+    if tune:
+        sample_sets.append(("sample KB near scope", REPO / "data" / "eval" / "near_scope.jsonl"))
+    out.append((REPO / "data" / "kb", sample_sets))
     return out
 
 
@@ -186,11 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-generalization-") as tmp:
         root = Path(tmp)
-        kbs = build(root, "dev" if args.tune else args.split, args.per_intent, args.seed)
+        kbs = build(root, "dev" if args.tune else args.split, args.per_intent, args.seed, args.tune)
         if args.tune:
             from bench.generalization_tune import tune
 
-            tune(kbs, lambda i, extra: _settings(root / f"tune-{i}", "after", extra), run_kb)
+            tune(kbs, lambda i, extra: _settings(root / f"tune-{i}", "after", extra), run_kb, args.out)
             return 0
         results: dict[str, dict[str, dict[str, Any]]] = {}
         for mode in args.modes.split(","):

@@ -3,13 +3,15 @@
 Each dev case runs once through the engine with `top_k` 50, so its hits carry every source's rank and
 raw score for (nearly) every candidate; each weight setting is then replayed offline with
 `retrieval.fusion` (the same function the store uses), the graph's two shares and the media prior.
-Abstention thresholds are picked from each in-scope / out-of-scope case's term coverage and
-text-embedder similarity, with a false answer costing three refusals.
+Abstention thresholds are picked from each in-scope / out-of-scope case's term coverage,
+text-embedder similarity and share of words the knowledge base never uses (as the trace records
+them), with a false answer costing three refusals and false answers <= 5 % in every set.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,14 +65,16 @@ def tune(
     kbs: Sequence[tuple[Path, list[tuple[str, Path]]]],
     settings: Callable[[int, tuple[str, ...]], Settings],
     run_kb: Callable[..., Any],
+    out: Path | None = None,
 ) -> None:
+    """Prints the best fusion weights and abstention thresholds; `out`: the abstention features as JSON."""
     recorded: dict[str, list[tuple[Recorded, tuple[str, ...], bool]]] = {}
-    features: dict[str, tuple[float, float, bool]] = {}
+    features: dict[str, tuple[float, float, float, bool, bool]] = {}
 
     def visit(engine: ChatEngine, name: str, cases: list[EvalCase], feats: dict[str, Any]) -> None:
         judged = [c for c in cases if c.answerable is not None]
         features.update({f"{name}:{c.id}": (*feats[c.id], bool(c.answerable)) for c in judged})
-        if name == "abstention":
+        if name in ("abstention", "sample KB near scope"):
             return
         recorded[name] = []
         for case in cases:
@@ -94,39 +98,49 @@ def tune(
         print(f"  {mean:.4f} {[round(x, 3) for x in per_set]} {w}")
     plain = next(r for r in rows if r[2] == FusionWeights.equal())
     print(f"  plain RRF: {plain[0]:.4f} {[round(x, 3) for x in plain[1]]}")
+    if out is not None:
+        out.write_text(json.dumps(features, indent=1), encoding="utf-8")
     _thresholds(features)
 
 
-def _thresholds(features: dict[str, tuple[float, float, bool]]) -> None:
-    print("abstention (answer if coverage >= c or similarity >= s); cost = 3 x false answers + refusals")
-    n_out = sum(not a for *_, a in features.values()) or 1
+def _rule_rows(
+    features: dict[str, tuple[float, float, float, bool, bool]],
+) -> list[tuple[float, float, float, float, float, dict[str, tuple[float, float]]]]:
+    """(cost, coverage, similarity, penalty, coverage penalty, {set: (accuracy, false-answer rate)}) per
+    threshold setting, only where every set keeps false answers <= 5 %."""
+    sets = sorted({k.split(":", 1)[0] for k, v in features.items() if not v[-1]})  # sets with out-of-scope
     rows = []
-    for cov, sim in itertools.product([x / 20 for x in range(6, 17)], [x / 40 for x in range(8, 36)]):
-        answered = {k: (c >= cov or s >= sim) for k, (c, s, _) in features.items()}
-        fa = sum(answered[k] and not a for k, (_, _, a) in features.items())
-        fr = sum(not answered[k] and a for k, (_, _, a) in features.items())
-        rows.append((3 * fa + fr, cov, sim, 1 - (fa + fr) / len(features), fa / n_out))
-    allowed = [r for r in rows if r[4] <= 0.05]
-    if allowed:
-        cost, cov, sim, acc, far = min(allowed)
-        print(
-            f"  best with false answers <= 5 %: coverage {cov:.2f} similarity {sim:.3f}: accuracy {acc:.3f} "
-            f"false answers {far:.3f} (cost {cost})"
-        )
-        for c2, s2 in ((cov, sim + 0.025), (cov, sim - 0.025), (0.55, sim)):
-            r = next((r for r in rows if abs(r[1] - c2) < 1e-9 and abs(r[2] - s2) < 1e-9), None)
-            if r:
-                print(
-                    f"    neighbour coverage {r[1]:.2f} similarity {r[2]:.3f}: "
-                    f"accuracy {r[3]:.3f} false {r[4]:.3f}"
-                )
-    best = min(r[0] for r in rows)
-    tied = [r for r in rows if r[0] == best]
-    print(
-        f"  lowest cost {best}: coverage {min(r[1] for r in tied)}-{max(r[1] for r in tied)}, "
-        f"similarity {min(r[2] for r in tied)}-{max(r[2] for r in tied)}"
+    grid = itertools.product(
+        (0.55, 0.6, 0.7),
+        [x / 100 for x in range(24, 49)],
+        (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+        (0.0, 0.2, 0.4, 0.6),
     )
-    for cost, cov, sim, acc, far in sorted(rows)[:10]:
+    for cov, sim, pen, cpen in grid:
+        cost, per_set, ok = 0.0, {}, True
+        for name in sets:
+            own = [v for k, v in features.items() if k.split(":", 1)[0] == name]
+            answered = [
+                (not early) and (c >= cov + cpen * u or s >= sim + pen * u) for c, s, u, early, _ in own
+            ]
+            fa = sum(a and not ans for a, (*_, ans) in zip(answered, own, strict=True))
+            fr = sum(not a and ans for a, (*_, ans) in zip(answered, own, strict=True))
+            n_out = sum(not ans for *_, ans in own) or 1
+            ok = ok and fa / n_out <= 0.05
+            cost += 3 * fa + fr
+            per_set[name] = (round(1 - (fa + fr) / len(own), 3), round(fa / n_out, 3))
+        if ok:
+            rows.append((cost, cov, sim, pen, cpen, per_set))
+    return sorted(rows, key=lambda r: (r[0], -r[1], r[2], r[3], -r[4]))
+
+
+def _thresholds(features: dict[str, tuple[float, float, float, bool, bool]]) -> None:
+    print(
+        "abstention (answer if coverage >= c + coverage penalty x unknown-word share or similarity >= s + "
+        "penalty x that share); "
+        "cost = 3 x false answers + refusals, false answers <= 5 % in every set"
+    )
+    for cost, cov, sim, pen, cpen, per_set in _rule_rows(features)[:10]:
         print(
-            f"  coverage {cov:.2f} similarity {sim:.3f}: accuracy {acc:.3f} false answers {far:.3f} ({cost})"
+            f"  coverage {cov:.2f} (+{cpen:.1f}) similarity {sim:.2f} (+{pen:.1f}): {per_set} (cost {cost})"
         )

@@ -97,7 +97,15 @@ def build_trace(
         inputs=inputs,
         context=_context_record(turn),
         retrieval=retrieval,
-        abstention=AbstentionRecord(verdict.abstain, verdict.reason, verdict.confidence),
+        abstention=AbstentionRecord(
+            verdict.abstain,
+            verdict.reason,
+            verdict.confidence,
+            verdict.coverage,
+            verdict.similarity,
+            verdict.unknown_share,
+            verdict.kind,
+        ),
         generation=GenerationRecord(
             generator=generator,
             input=answer.prompt if answer is not None else "",

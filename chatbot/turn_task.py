@@ -20,7 +20,7 @@ from collections.abc import Generator as Gen
 from collections.abc import Iterator
 from dataclasses import replace
 
-from chatbot.abstention import Verdict, judge
+from chatbot.abstention import Verdict, judge, unknown_words
 from chatbot.answer_step import (
     PendingReply,
     answer_evidence,
@@ -136,10 +136,11 @@ class TurnTask:
 
     def decide(self, turn: TurnContext, result: RetrievalResult, reply: PendingReply) -> Verdict:
         policy = self.options.policy
-        if turn.carry.mostly_unknown:  # mostly words the KB never uses: similarity must not answer
-            policy = replace(policy, use_similarity=False)
         judged = self._judged_text(turn)
-        verdict = judge(policy, self.u, judged, result.hits, turn.carry.unknown_terms)
+        carry = turn.carry
+        unknown = unknown_words(self.u.query.text, carry.unknown_terms, self.parts.retriever.speller.reading)
+        share = len(unknown) / len(carry.terms) if carry.terms else 0.0
+        verdict = judge(policy, self.u, judged, result.hits, unknown, share)
         if reply.kind == "choice" and verdict.kind in ("out_of_scope", "not_found") and result.hits:
             verdict = replace(verdict, abstain=False, reason="", kind="")  # a short reply to our question
         return verdict

@@ -154,6 +154,10 @@ class AbstentionRecord(TraceRecord):
     abstain: bool = False
     reason: str = ""
     confidence: float = 0.0
+    coverage: float = 0.0  # what the rule weighed: term coverage, text-embedder similarity, unknown words
+    similarity: float = 0.0
+    unknown_share: float = 0.0
+    kind: str = ""  # which refusal (`chatbot.answers.wording.REFUSALS`), empty when answering
 
 
 @dataclass(frozen=True)

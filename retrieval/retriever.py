@@ -24,6 +24,7 @@ from core.errors import InputError
 from core.types import Hit, Modality, SearchFilter, SourceScore, Waveform, leading_modality
 from retrieval.embedders.protocol import Embedder, TextEmbedder
 from retrieval.fusion import SENTENCE_SOURCE, TUNED, FusionWeights
+from retrieval.spelling import Speller
 from retrieval.stores.protocol import DenseQuery, VectorStore
 
 MAX_TOP_K = 100
@@ -119,6 +120,7 @@ class Retriever:
         self.text_embedder = text_embedder
         self.weights = weights
         self._known: dict[str, bool] = {}
+        self.speller = Speller(self.knows)  # which unknown words misspell the knowledge base's
 
     def search(
         self,
