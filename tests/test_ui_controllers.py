@@ -23,7 +23,7 @@ from chatbot.traces import TurnFilter
 from core.errors import ConfigError, InputError, ModelMissingError
 from tests.browser.harness import SAMPLE_KB, make_tiny_kb, open_tiny_runtime, tiny_settings
 from tests.fakes import fake_runtime
-from ui import render
+from ui import chat_view, render
 from ui.chat_view import THUMBS_DOWN, ChatConfig, ChatController, ChatState
 from ui.staff_view import ALL_CONVERSATIONS, StaffController
 
@@ -69,6 +69,23 @@ def _streams_a_cited_answer(chat: ChatController) -> None:
     answer_index = next(i for i, m in enumerate(history) if m["role"] == "assistant" and "metadata" not in m)
     assert state.turn_of_message[answer_index] == summary["turn_id"]
     assert banner.value == "Quoted." and banner.visible, "the public line, never the operator's notice"
+    assert all(step[3] == gr.skip() and step[4] == gr.skip() for step in steps[:-1]), "the chat only"
+
+
+def test_streamed_pieces_closer_than_the_interval_share_an_update(
+    chat: ChatController, engine: ChatEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "my extender shows error E-42"
+    pieces = list(engine.turn("stream-count", question))
+    assert len(pieces) >= 2, "the composer streams the answer in pieces"
+    monkeypatch.setattr(chat_view, "STREAM_INTERVAL_S", 0.0)
+    every = _run(chat, question, ChatState())
+    monkeypatch.setattr(chat_view, "STREAM_INTERVAL_S", 60.0)
+    coalesced = _run(chat, question, ChatState())
+    assert len(every) == len(pieces) + 2  # the question shown, each piece, the final answer
+    assert len(coalesced) == 3, "the first piece at once, the rest with the final update"
+    assert coalesced[1][0][-1]["content"] == pieces[0]
+    assert coalesced[-1][0] == every[-1][0] and coalesced[-1][3]["citations"] == every[-1][3]["citations"]
 
 
 def test_respond_streams_a_cited_answer_and_maps_messages_to_the_turn(chat: ChatController) -> None:

@@ -13,6 +13,7 @@ API endpoints (for `gradio_client`): `/chat` (message -> history, cleared box, t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ PLACEHOLDER = "Ask a question — or attach a screenshot, an audio file, or reco
 # By kind and by extension: Gradio checks uploads by the MIME type Python guesses, and it guesses
 # video/webm for a browser's WebM/Opus voice note.
 MESSAGE_FILE_TYPES = ["image", "audio", *sorted(render.IMAGE_SUFFIXES | render.AUDIO_SUFFIXES)]
+# The web path (bench/web_path.py): while an answer streams, an update carries the chat only (the
+# other outputs are `gr.skip()`: Gradio rebuilds a component for every banner update it is sent),
+# and pieces that arrive within STREAM_INTERVAL_S of the last update wait for the next one; the
+# first piece goes at once, and the final update carries the whole answer.
+STREAM_INTERVAL_S = 0.1
 UNEXPECTED = (
     "Sorry — something went wrong while I was answering this message. Please send it again, or ask "
     "for a human."
@@ -188,7 +194,7 @@ class ChatController:
             return
         mark = len(state.messages)
         state.add(render.user_message(text, [p for p in (image, audio) if p is not None]))
-        yield state.snapshot(), None, state, {}, self.banner(state)
+        yield state.snapshot(), None, state, gr.skip(), gr.skip()
         streamed = False
         try:
             stream = self.engine.turn(
@@ -201,10 +207,13 @@ class ChatController:
             )
             draft = {"role": "assistant", "content": "…"}
             state.messages.append(draft)
+            last_update = 0.0
             for so_far in stream:
                 streamed = True
                 draft["content"] = so_far
-                yield state.snapshot(), None, state, {}, self.banner(state)
+                if time.monotonic() - last_update >= STREAM_INTERVAL_S:
+                    last_update = time.monotonic()
+                    yield state.snapshot(), gr.skip(), state, gr.skip(), gr.skip()
             state.messages.pop()
             result = stream.result
         except Exception as exc:  # noqa: BLE001 - one failing turn never ends the session
