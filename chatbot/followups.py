@@ -5,17 +5,21 @@ graph's entity activation cannot tell what "please help me with that" or "can yo
 it?" is about. `decide()` looks at the message's own content terms (`chatbot.abstention.topic_terms`
 without the words every follow-up uses: help, walk, explain, steps, next, ...):
 
+* mostly words the knowledge base never uses ("weather in Paris" after a camera question): a new,
+  likely off-topic subject — it inherits nothing, not even an active product (`new_topic`, `off_topic`);
+  one such word among others ("my parents' place", "recently") is a name or a typo, not a new subject;
 * no earlier question: nothing to carry (`first`);
-* a content word the knowledge base never uses ("Paris" after a camera question): a new, likely
-  off-topic subject — it inherits nothing, not even an active product (`new_topic`);
 * no content of its own: the recent questions are carried, the latest at full weight and each older
   one at `decay` times the one after it, and the message's own words ("walk me through it") are left
   out of the search: they would match every page that offers to walk a customer through something
   (`follow_up`);
-* one or two content terms and a reference ("it", "that", "this", "them"): carried at `partial`
-  weight, so its own words still lead (`follow_up`);
+* one or two content terms and a reference ("it", "that", "this", "them", "instead"): carried at
+  `partial` weight, so its own words still lead (`follow_up`);
 * anything else states its own topic (`new_topic`): nothing is carried.
 
+An older question is carried only while it is on the latest one's topic (`same_topic`: they name a
+common product or error code, or, naming none, share a content term); a question that names other
+products or codes than the one before it switched the topic, and what came before is left behind.
 Carried questions go into both the full-text query and the text embedder's vector (see
 `retrieval.retriever.Query.context`), and the trace shows what was carried and why.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from chatbot.abstention import FILLER, topic_terms
@@ -35,10 +39,17 @@ _FOLLOW_UP_TEXT = (
     "help helps helping please walk through explain explained detail details step steps next then now "
     "guide guidance assist assistance show tell continue proceed sure ok okay thanks thank yes more "
     "further instructions instruction process procedure part bit exactly again how what do done doing "
-    "start begin work works answer question questions info information"
+    "start begin work works answer question questions info information "
+    # the words of acknowledgements, hesitation and asking to go on, which name no topic either
+    "ahead go on sure fine alright right great cool perfect good got yes yeah yep no nope hmm well so "
+    "stuck lost confused confusing understand understood unclear sense idea clue rid instead "
+    "first last else other options option hello hi hey wait moment mean go about handle manage figure out"
 )
 FOLLOW_UP_WORDS: frozenset[str] = frozenset(textnorm.tokens(_FOLLOW_UP_TEXT))
-_REFERENCE = re.compile(r"\b(?:it|its|it's|that|this|them|those|these|they|there|same|one)\b", re.IGNORECASE)
+_REFERENCE = re.compile(
+    r"\b(?:it|its|it's|that|this|them|those|these|they|there|same|one|instead|also|too|either)\b",
+    re.IGNORECASE,
+)
 
 UNKNOWN_SHARE = 0.4
 CarryKind = Literal["first", "follow_up", "new_topic"]
@@ -53,10 +64,13 @@ class CarryOptions:
     decay: float = 0.5
     partial: float = 0.6
     short_terms: int = 2
+    graph_boost: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_questions < 0 or self.short_terms < 0:
             raise ConfigError("carry max_questions and short_terms must be >= 0")
+        if not 1.0 <= self.graph_boost <= 10.0:
+            raise ConfigError(f"carry graph_boost must be in [1, 10], got {self.graph_boost}")
         for name in ("decay", "partial"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"carry {name} must be in [0, 1], got {getattr(self, name)}")
@@ -78,6 +92,11 @@ class Carry:
         """Most of the message's content is words the knowledge base never uses (an off-topic question,
         not a typo or a name inside a support question)."""
         return bool(self.terms) and len(self.unknown_terms) / len(self.terms) > UNKNOWN_SHARE
+
+    @property
+    def off_topic(self) -> bool:
+        """A new subject the conversation's products and documents must not leak into."""
+        return self.kind == "new_topic" and self.mostly_unknown
 
     @property
     def carried(self) -> bool:
@@ -103,27 +122,51 @@ def decide(
     recent: Sequence[str],
     known: Callable[[str], bool],
     options: CarryOptions | None = None,
+    same_topic: Callable[[str, str], bool] | None = None,
+    refers_to: str = "",
 ) -> Carry:
     """Whether `text` carries the `recent` questions (latest last); `known(term)` says whether the
-    knowledge base uses a term at all."""
+    knowledge base uses a term at all; `same_topic(older, newer)` whether two questions are on one
+    topic (default: `shares_terms`); `refers_to`: a phrase of the message that the conversation's
+    context resolved to something said before ("the same fix" -> E-42), which makes even a longer
+    message a follow-up."""
     opts = options or CarryOptions()
     if not opts.enabled:
         return Carry("first", (), "carry-over is off")
-    terms = content_terms(text)
+    terms = tuple(content_terms(text))
     unknown = tuple(t for t in terms if not t.isdigit() and not known(t))
-    if unknown:
-        reason = f"uses words the knowledge base never mentions ({', '.join(unknown)})"
-        return Carry("new_topic", (), reason, unknown, terms=tuple(terms))
+    off = Carry("new_topic", (), "", unknown, terms=terms)
+    if off.mostly_unknown:
+        return replace(off, reason=f"uses words the knowledge base never mentions ({', '.join(unknown)})")
     if not recent or opts.max_questions == 0:
-        return Carry("first", (), "no earlier question in this conversation")
-    latest_first = list(reversed(recent))[: opts.max_questions]
+        return replace(off, kind="first", reason="no earlier question in this conversation")
     if not terms:
-        weights = [opts.decay**i for i in range(len(latest_first))]
-        reason = "the message names no topic of its own"
+        scale, reason = 1.0, "the message names no topic of its own"
     elif len(terms) <= opts.short_terms and _REFERENCE.search(text):
-        weights = [opts.partial * opts.decay**i for i in range(len(latest_first))]
-        reason = f"a short message ({', '.join(terms)}) that refers back"
+        scale, reason = opts.partial, f"a short message ({', '.join(terms)}) that refers back"
+    elif refers_to:
+        scale, reason = opts.partial, f"it refers back to what was said before ({refers_to!r})"
     else:
-        return Carry("new_topic", (), f"the message states its own topic ({', '.join(terms[:5])})")
-    texts = tuple((q, w) for q, w in zip(latest_first, weights, strict=True) if w > 0)
-    return Carry("follow_up", texts, reason, own_weight=1.0 if terms else 0.0)
+        return replace(off, reason=f"the message states its own topic ({', '.join(terms[:5])})")
+    texts = tuple(
+        (q, w * scale) for q, w in on_topic(recent, opts, same_topic or shares_terms) if w * scale > 0
+    )
+    return replace(off, kind="follow_up", texts=texts, reason=reason, own_weight=1.0 if terms else 0.0)
+
+
+def on_topic(
+    recent: Sequence[str], opts: CarryOptions, same_topic: Callable[[str, str], bool]
+) -> list[tuple[str, float]]:
+    """The latest questions with their recency weights, latest first, back to the last topic switch."""
+    latest_first = list(reversed(recent))[: opts.max_questions]
+    out = [(latest_first[0], 1.0)] if latest_first else []
+    for i, older in enumerate(latest_first[1:], start=1):
+        if not same_topic(older, latest_first[i - 1]):
+            break
+        out.append((older, opts.decay**i))
+    return out
+
+
+def shares_terms(older: str, newer: str) -> bool:
+    """Whether two questions share a content term (the default `same_topic`)."""
+    return bool(set(content_terms(older)) & set(content_terms(newer)))

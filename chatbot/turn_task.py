@@ -32,7 +32,7 @@ from chatbot.answer_step import (
 from chatbot.answers.compose import plan_hint
 from chatbot.answers.scope import Scoper
 from chatbot.answers.wording import CONTINUE, NO_GENERATOR, OFFER_BUTTONS, branch_question, refusal
-from chatbot.followups import Carry
+from chatbot.followups import Carry, shares_terms
 from chatbot.followups import decide as decide_carry
 from chatbot.generators.protocol import GenerationRequest, evidence_from_hits
 from chatbot.sessions import Session
@@ -103,9 +103,12 @@ class TurnTask:
             )
         )
         carry = self._carry()
-        off_topic = bool(carry.unknown_terms)
+        off_topic = carry.off_topic
         message = u.query.text or " ".join(fields) or screen_text[:200] or u.sound or ""
         resolved = ctx.resolve(message, ellipsis=not off_topic)
+        phrase = next((s for s, _ in resolved.substituted if len(s.split()) > 1), "")
+        if carry.kind == "new_topic" and not off_topic and phrase:  # "does the same fix work for ...?"
+            carry = self._carry(phrase)
         graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
         linked = () if off_topic else tuple(LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits)
         if carry.kind != "follow_up" and message.strip():
@@ -113,12 +116,24 @@ class TurnTask:
         active = tuple(ctx.active_entities())
         return TurnContext(observed.entity_ids, active, resolved, linked, screen_text, carry)
 
-    def _carry(self) -> Carry:
+    def _carry(self, refers_to: str = "") -> Carry:
         """Which recent questions this turn carries into retrieval (see `chatbot.followups`)."""
         if not self.u.query.text.strip():
             return Carry("new_topic", (), "a screenshot or sound states its own topic")
         recent = list(self.session.context.questions)
-        return decide_carry(self.u.query.text, recent, self.parts.retriever.knows, self.options.carry)
+        known = self.parts.retriever.knows
+        return decide_carry(self.u.query.text, recent, known, self.options.carry, self._same_topic, refers_to)
+
+    def _same_topic(self, older: str, newer: str) -> bool:
+        """Two questions that both name products or error codes are on one topic only if they share
+        one ("my X200 shows E-42", then "my C5 camera shows E-57" switched); else a common content term."""
+        named = [
+            {m.entity.id for m in self.parts.graph.link(q) if m.entity.type in ("product", "error_code")}
+            for q in (older, newer)
+        ]
+        if named[0] and named[1]:
+            return bool(named[0] & named[1])
+        return shares_terms(older, newer)
 
     def pending(self) -> PendingReply:
         """What this turn answers of the bot's last turn (an offer of a person, a question back)."""
@@ -131,8 +146,24 @@ class TurnTask:
             resolved_text = f"{reply.branch.question} {reply.option.label}"
         if resolved_text and resolved_text != query.text:
             query = replace(query, text=resolved_text, dense_text=query.text or None)
-        query = replace(query, context=turn.carry.texts, own_weight=turn.carry.own_weight)
+        refers_back = turn.carry.kind == "follow_up" and any(s for s, _ in turn.resolved.substituted)
+        boost = self.options.carry.graph_boost if refers_back else 1.0
+        query = replace(
+            query, context=self._carried(turn), own_weight=turn.carry.own_weight, graph_boost=boost
+        )
         return self.parts.retriever.search(query, top_k=self.options.top_k, linked=turn.linked)
+
+    @staticmethod
+    def _carried(turn: TurnContext) -> tuple[tuple[str, float], ...]:
+        """The carried questions; for a follow-up whose own words are left out of the search, the names
+        its references resolved to ("it" -> "E-57") join the latest one, so they are searched too."""
+        carried, names = turn.carry.texts, turn.resolved.appended
+        if not carried or turn.carry.own_weight > 0 or not names:
+            return carried
+        latest, weight = carried[0]
+        if names.casefold() in latest.casefold():
+            return carried
+        return ((f"{latest} {names}", weight), *carried[1:])
 
     def decide(self, turn: TurnContext, result: RetrievalResult, reply: PendingReply) -> Verdict:
         policy = self.options.policy

@@ -134,6 +134,15 @@ class ResolvedQuery:
     explicit: tuple[str, ...] = ()
 
     @property
+    def appended(self) -> str:
+        """The names `resolve()` appended to the query ("E-42"), "" when none."""
+        return (
+            self.text[len(self.original.strip()) :].strip()
+            if self.text.startswith(self.original.strip())
+            else ""
+        )
+
+    @property
     def entity_ids(self) -> tuple[str, ...]:
         """Explicit and substituted entity ids, in that order, without repeats."""
         return tuple(dict.fromkeys([*self.explicit, *(e for _, e in self.substituted)]))

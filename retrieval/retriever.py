@@ -44,7 +44,9 @@ class Query:
     """One retrieval request. `extra_text`: more text read off the inputs (OCR text, parsed error codes);
     `dense_text`: what ImageBind's 77-token text encoder sees instead of `text`; `context`: earlier
     questions a low-content follow-up carries, each with its recency weight (0-1]; `own_weight`: how much
-    the query's own text counts beside them (0: it names no topic, only the context is searched)."""
+    the query's own text counts beside them (0: it names no topic, only the context is searched);
+    `graph_boost`: times the graph's usual share, for a follow-up whose references the conversation
+    resolved (the graph then stands for what "it" or "the same fix" means)."""
 
     text: str = ""
     image: Image.Image | None = None
@@ -53,6 +55,7 @@ class Query:
     dense_text: str | None = None
     context: tuple[tuple[str, float], ...] = ()
     own_weight: float = 1.0
+    graph_boost: float = 1.0
 
     @property
     def empty(self) -> bool:
@@ -147,7 +150,7 @@ class Retriever:
         sources = [d.name for d in dense] + (["bm25"] if full_text else [])
         if linked:
             started = time.perf_counter()
-            hits = self._fuse_linked(hits, linked, top_k)
+            hits = self._fuse_linked(hits, linked, top_k, query.graph_boost)
             timings["graph_fusion"] = (time.perf_counter() - started) * 1000
             sources.append("graph")
         if query.image is None and query.audio is None and hits:
@@ -182,9 +185,13 @@ class Retriever:
                 out[name] = f"{self.embedder.name} ({self.embedder.dim}-d)"
         return out
 
-    def _fuse_linked(self, hits: list[Hit], linked: Sequence[LinkedDoc], top_k: int) -> list[Hit]:
-        """Adds the `graph` source's weighted RRF share to the best chunk of each linked document; a
-        document no store source found enters at the smaller `graph_new` weight."""
+    def _fuse_linked(
+        self, hits: list[Hit], linked: Sequence[LinkedDoc], top_k: int, boost: float = 1.0
+    ) -> list[Hit]:
+        """Adds the `graph` source's weighted share (times `boost`) to the best chunk of each linked
+        document; a document no store source found enters at the smaller `graph_new` weight. The
+        graph boosts, it does not displace: its share never lifts a hit above one that every store
+        source ranked high and better (`_kept_below`)."""
         rank_of = {doc.doc_id: (rank, doc.score) for rank, doc in enumerate(linked, start=1)}
         top = max((doc.score for doc in linked), default=0.0)
         best: dict[str, int] = {}
@@ -201,11 +208,12 @@ class Retriever:
                 continue  # the graph knows a document the store no longer has
             i = best[doc_id]
             hit = fused[i]
-            weight = self.weights.graph if doc_id in found else self.weights.graph_new
+            weight = boost * (self.weights.graph if doc_id in found else self.weights.graph_new)
             source = SourceScore(rank, score)
             share = self.weights.share("graph", source, top, weight)
             sources = {**hit.sources, "graph": source}
             fused[i] = replace(hit, score=hit.score + share, sources=sources)
+        fused = _kept_below(fused)
         fused.sort(key=lambda h: h.score, reverse=True)
         return fused[:top_k]
 
@@ -241,6 +249,39 @@ class Retriever:
         if query.audio is not None:
             out.append(DenseQuery("dense:audio", self.embedder.embed_audio([query.audio])[0]))
         return out
+
+
+HIGH_RANK = 3  # "ranked high" by a source: within its first three hits
+
+
+def _dominates(a: Hit, b: Hit) -> bool:
+    """Whether every store source that ranked `b` ranked `a` high and better than `b` (the graph is not
+    a store source)."""
+    ranked = [name for name in b.sources if name != "graph"]
+    return bool(ranked) and all(
+        n in a.sources and a.sources[n].rank < b.sources[n].rank and a.sources[n].rank <= HIGH_RANK
+        for n in ranked
+    )
+
+
+def _kept_below(hits: list[Hit]) -> list[Hit]:
+    """Caps each graph-boosted hit just below any written document that dominates it on the store
+    sources (a document both text channels rank higher keeps its place; the graph still reorders the
+    others). A screenshot or sound item does not cap: for a typed question it stands lower anyway."""
+    out = list(hits)
+    for _ in range(len(out)):  # a cap can lower a dominator of another hit: repeat until stable
+        changed = False
+        for i, b in enumerate(out):
+            if "graph" not in b.sources:
+                continue
+            dominators = [a.score for a in out if a is not b and a.modality == "text" and _dominates(a, b)]
+            cap = min(dominators, default=b.score + 1)
+            if b.score >= cap:
+                out[i] = replace(b, score=cap - 1e-6)
+                changed = True
+        if not changed:
+            break
+    return out
 
 
 def _prefer_documents(hits: Sequence[Hit], prior: float) -> list[Hit]:

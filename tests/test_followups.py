@@ -12,11 +12,33 @@ def _known(term: str) -> bool:
 
 
 def test_a_follow_up_with_no_topic_carries_the_recent_questions_by_recency() -> None:
-    carry = decide("please help me with that", ["how do I reset my password", ORDER], _known)
+    earlier = "I placed order 1135 yesterday"
+    carry = decide("please help me with that", [earlier, ORDER], _known)
     assert carry.kind == "follow_up"
-    assert carry.texts == ((ORDER, 1.0), ("how do I reset my password", 0.5))
+    assert carry.texts == ((ORDER, 1.0), (earlier, 0.5))
     assert "no topic of its own" in carry.reason and carry.own_weight == 0.0
     assert decide("can you walk me through it?", [ORDER], _known).texts == ((ORDER, 1.0),)
+    assert decide("sure, go ahead", [ORDER], _known).texts == ((ORDER, 1.0),)  # no topic, no new subject
+
+
+def test_questions_before_a_topic_switch_are_left_behind() -> None:
+    carry = decide("please help me with that", ["how do I reset my password", ORDER], _known)
+    assert carry.texts == ((ORDER, 1.0),)  # the password question shares nothing with the order one
+    by_entity = decide(
+        "how do I fix it?",
+        ["my X200 shows E-42", "another thing: my C5 shows E-57"],
+        _known,
+        same_topic=lambda older, newer: ("X200" in older) == ("X200" in newer),
+    )
+    assert by_entity.texts == (("another thing: my C5 shows E-57", 1.0),)
+
+
+def test_a_reference_the_context_resolved_makes_a_longer_message_a_follow_up() -> None:
+    text = "and does the same fix work for the extender at my parents' place?"
+    assert decide(text, ["my router shows E-42"], _known).kind == "new_topic"
+    carry = decide(text, ["my router shows E-42"], _known, refers_to="the same fix")
+    assert carry.kind == "follow_up" and carry.texts == (("my router shows E-42", 0.6),)
+    assert "the same fix" in carry.reason and carry.own_weight == 1.0
 
 
 def test_a_short_message_that_refers_back_carries_at_partial_weight() -> None:
@@ -29,7 +51,13 @@ def test_a_message_with_its_own_topic_or_an_unknown_word_inherits_nothing() -> N
     assert own.kind == "new_topic" and not own.texts
     weather = decide("what's the weather in Paris?", ["my C5 camera says the SD card cannot be read"], _known)
     assert weather.kind == "new_topic" and not weather.texts and weather.unknown_terms == ("pari",)
-    assert "never mentions (pari)" in weather.reason
+    assert "never mentions (pari)" in weather.reason and weather.off_topic
+
+
+def test_one_unknown_word_among_others_is_a_name_or_typo_not_a_new_subject() -> None:
+    carry = decide("I recently moved the hub to my parents place in Paris", [ORDER], _known)
+    assert carry.unknown_terms == ("pari",) and not carry.off_topic and not carry.mostly_unknown
+    assert carry.kind == "new_topic" and "states its own topic" in carry.reason
 
 
 def test_first_question_and_carry_off() -> None:

@@ -1,10 +1,11 @@
-"""Retriever fusion rules that need no store: for typed questions, documents win near-ties against media."""
+"""Retriever fusion rules that need no store: for typed questions, documents win near-ties against media;
+the graph boosts but does not lift a hit above a document every store source ranked high and better."""
 
 from __future__ import annotations
 
-from core.types import Hit, Modality
+from core.types import Hit, Modality, SourceScore
 from retrieval.fusion import TUNED
-from retrieval.retriever import _prefer_documents
+from retrieval.retriever import _kept_below, _prefer_documents
 
 MEDIA_PRIOR = TUNED.media_prior
 
@@ -27,3 +28,21 @@ def test_a_screenshot_loses_a_near_tie_against_an_article() -> None:
 def test_a_clearly_better_media_hit_keeps_its_place() -> None:
     hits = [_hit("beep.wav", "audio", 2 / 61), _hit("article.md", "text", 1 / 61)]
     assert [h.doc_id for h in _prefer_documents(hits, MEDIA_PRIOR)] == ["beep.wav", "article.md"]
+
+
+def _ranked_hit(doc_id: str, score: float, modality: Modality = "text", **ranks: int) -> Hit:
+    sources = {name.replace("_", ":"): SourceScore(rank, 0.5) for name, rank in ranks.items()}
+    return Hit(doc_id, doc_id, 0, modality, "text", doc_id, score, sources)
+
+
+def test_the_graph_does_not_lift_a_hit_above_a_document_both_text_channels_rank_higher() -> None:
+    article = _ranked_hit("e57.md", 0.685, dense_sentence=2, bm25=2)
+    manual = _ranked_hit("c5-manual.md", 0.750, dense_sentence=3, bm25=4, graph=1)
+    other = _ranked_hit("wall-mount.md", 0.700, dense_sentence=1, bm25=9, graph=2)  # not dominated
+    shot = _ranked_hit("e57.png", 0.760, "image", dense_sentence=1, bm25=1)  # media never caps
+    kept = {h.doc_id: h.score for h in _kept_below([shot, manual, other, article])}
+    assert kept["e57.png"] == 0.760 and kept["wall-mount.md"] == 0.700 and kept["e57.md"] == 0.685
+    assert kept["c5-manual.md"] < 0.685  # capped just below the article it may not displace
+    far = _ranked_hit("guide.md", 0.6, dense_sentence=8, bm25=1)  # ranked high by one source only
+    boosted = _ranked_hit("e88.md", 0.65, dense_sentence=11, bm25=3, graph=1)
+    assert _kept_below([far, boosted])[1].score == 0.65
