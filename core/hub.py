@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.catalogue import ModelSpec
+from core.checkpoints import sha256_of
 from core.errors import ChecksumError, ConfigError
 from core.models import ModelLocator, fail
 
@@ -102,14 +103,6 @@ def git_blob_sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check(path: Path, remote: RemoteFile, model: str) -> None:
     """Size, then sha256 (LFS) or git blob id; `ChecksumError` naming both values on a mismatch."""
     size = path.stat().st_size
@@ -119,7 +112,7 @@ def check(path: Path, remote: RemoteFile, model: str) -> None:
             f"cut or altered. Run `supportbot models download {model}` again."
         )
     if remote.sha256 is not None:
-        actual, expected, kind = file_sha256(path), remote.sha256, "sha256"
+        actual, expected, kind = sha256_of(path), remote.sha256, "sha256"
     elif remote.blob_id is not None:
         actual, expected, kind = git_blob_sha1(path), remote.blob_id, "git blob id"
     else:

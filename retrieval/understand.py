@@ -246,19 +246,18 @@ class InputReader:
         if self.ocr is None:
             notes.append("screenshot text not read: no OCR engine configured")
             return None
-        started = time.perf_counter()
-        try:
-            result = _bounded(lambda: self.ocr.read(picture), self.read_timeout_s)  # type: ignore[union-attr]
-        except ModelMissingError as exc:
-            if not self.allow_missing_models:
-                raise
-            notes.append(f"screenshot text not read: {exc}")
+        reader = self.ocr
+        result = self._bounded_read(
+            lambda: reader.read(picture),
+            "ocr",
+            notes,
+            timings,
+            missing=lambda exc: f"screenshot text not read: {exc}",
+            failed="the text on the image could not be read; searching by the picture alone",
+            log_failure=f"OCR failed on a {getattr(picture, 'size', '?')} image",
+        )
+        if result is None:
             return None
-        except Exception as exc:  # noqa: BLE001 - a reader failure is a note on this turn, never a crash
-            log.warning("OCR failed on a %s image: %r", getattr(picture, "size", "?"), exc)
-            notes.append("the text on the image could not be read; searching by the picture alone")
-            return None
-        timings["ocr"] = (time.perf_counter() - started) * 1000
         if result.empty:
             notes.append("no text found in the image; searching by the picture alone")
         elif result.confidence < LOW_OCR_CONFIDENCE:
@@ -269,21 +268,50 @@ class InputReader:
         if self.transcriber is None:
             notes.append("voice note not transcribed: no speech recogniser configured")
             return None
-        started = time.perf_counter()
-        try:
-            result = _bounded(lambda: self.transcriber.transcribe(wave), self.read_timeout_s)  # type: ignore[union-attr]
-        except ModelMissingError as exc:
-            if not self.allow_missing_models:
-                raise
-            notes.append(f"voice note not transcribed (speech model missing): {' '.join(str(exc).split())}")
+        transcriber = self.transcriber
+        result = self._bounded_read(
+            lambda: transcriber.transcribe(wave),
+            "asr",
+            notes,
+            timings,
+            missing=lambda exc: (
+                f"voice note not transcribed (speech model missing): {' '.join(str(exc).split())}"
+            ),
+            failed="the voice note could not be transcribed; searching by the sound alone",
+            log_failure=f"speech recognition failed on a {getattr(wave, 'seconds', 0.0):.1f} s clip",
+        )
+        if result is None:
             return None
-        except Exception as exc:  # noqa: BLE001 - a reader failure is a note on this turn, never a crash
-            log.warning("speech recognition failed on a %.1f s clip: %r", getattr(wave, "seconds", 0.0), exc)
-            notes.append("the voice note could not be transcribed; searching by the sound alone")
-            return None
-        timings["asr"] = (time.perf_counter() - started) * 1000
         if not result.text.strip():
             notes.append("no speech found in the audio; searching by the sound alone")
         elif result.confidence < LOW_ASR_CONFIDENCE:
             notes.append(f"voice note transcribed with low confidence ({result.confidence:.2f})")
+        return result
+
+    def _bounded_read(
+        self,
+        read: Callable[[], T],
+        step: str,
+        notes: list[str],
+        timings: dict[str, float],
+        *,
+        missing: Callable[[ModelMissingError], str],
+        failed: str,
+        log_failure: str,
+    ) -> T | None:
+        """One reader's result within `read_timeout_s`, its time in `timings[step]`; None, with a note,
+        when its model is missing (allowed) or it fails."""
+        started = time.perf_counter()
+        try:
+            result = _bounded(read, self.read_timeout_s)
+        except ModelMissingError as exc:
+            if not self.allow_missing_models:
+                raise
+            notes.append(missing(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a reader failure is a note on this turn, never a crash
+            log.warning("%s: %r", log_failure, exc)
+            notes.append(failed)
+            return None
+        timings[step] = (time.perf_counter() - started) * 1000
         return result

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import ENV_ASR_MODEL
-from core.devices import check_precision, ct2_compute_type, ct2_device
-from core.models import ModelLocator, fail
+from core.devices import ct2_compute_type, ct2_device
+from core.models import fail
 from core.types import Waveform
-from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
+from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript
+from retrieval.asr.whisper_base import WhisperBackend
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -71,7 +72,7 @@ def _how_to_get(model: str, plain: Path) -> str:
     )
 
 
-class FasterWhisperTranscriber:
+class FasterWhisperTranscriber(WhisperBackend):
     """The default `Transcriber`. Cheap to build; `load()` reads the model (safe to call twice)."""
 
     def __init__(
@@ -81,17 +82,10 @@ class FasterWhisperTranscriber:
         device: str | None = None,
         precision: str = "auto",
     ) -> None:
-        self.model = model_name(model, "faster-whisper", "a size name or a directory")
-        self.model_dir = model_dir
-        self.locator = ModelLocator.of(model_dir)
-        self.device = device
-        self.precision = check_precision(precision)
-        self.name = f"faster-whisper:{self.model}"
+        super().__init__(
+            model, model_dir, device, precision, backend="faster-whisper", what="a size name or a directory"
+        )
         self._model: WhisperModel | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def models_root(self) -> Path:
         """Where named models are looked up: `<model_dir>/faster-whisper`."""
@@ -154,11 +148,10 @@ class FasterWhisperTranscriber:
             )
 
     def transcribe(self, wave: Waveform, options: TranscribeOptions | None = None) -> Transcript:
-        opts = options or TranscribeOptions()
-        samples = samples_for_whisper(wave)
+        opts, samples, known = self.clip(wave, options)
+        if known is not None:
+            return known
         duration = wave.seconds
-        if samples.size == 0:
-            return Transcript.from_segments((), language=opts.language or "", duration_s=0.0, model=self.name)
         self.load()
         assert self._model is not None
         raw_segments, info = self._model.transcribe(

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from core.checkpoints import sha256_of
 from core.config import ENV_ASR_MODEL
-from core.devices import best_device, check_precision, torch_dtype
+from core.devices import best_device, torch_dtype
 from core.errors import ChecksumError, ConfigError
-from core.models import ModelLocator, fail, where_to_keep
+from core.models import fail, where_to_keep
 from core.types import Waveform
-from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript, model_name, samples_for_whisper
+from retrieval.asr.protocol import Segment, TranscribeOptions, Transcript
+from retrieval.asr.whisper_base import WhisperBackend
 
 if TYPE_CHECKING:
     from whisper.model import Whisper
@@ -38,7 +39,7 @@ def _published_models() -> dict[str, str]:
     return dict(whisper._MODELS)
 
 
-class OpenAIWhisperTranscriber:
+class OpenAIWhisperTranscriber(WhisperBackend):
     """A `Transcriber` on openai-whisper. Cheap to build; `load()` reads the checkpoint (safe twice)."""
 
     def __init__(
@@ -49,17 +50,10 @@ class OpenAIWhisperTranscriber:
         model_obj: Whisper | None = None,
         precision: str = "auto",
     ) -> None:
-        self.model = model_name(model, "openai-whisper", "a size name or a .pt path")
-        self.model_dir = model_dir
-        self.locator = ModelLocator.of(model_dir)
-        self.device = device
-        self.precision = check_precision(precision)
-        self.name = f"openai-whisper:{self.model}"
+        super().__init__(
+            model, model_dir, device, precision, backend="openai-whisper", what="a size name or a .pt path"
+        )
         self._model: Whisper | None = model_obj
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
 
     def locate(self) -> Path:
         """The checkpoint file (cheap: not read); `ModelMissingError` when it is absent."""
@@ -127,11 +121,10 @@ class OpenAIWhisperTranscriber:
         import torch
         import whisper
 
-        opts = options or TranscribeOptions()
-        samples = samples_for_whisper(wave)
+        opts, samples, known = self.clip(wave, options)
+        if known is not None:
+            return known
         duration = wave.seconds
-        if samples.size == 0:
-            return Transcript.from_segments((), language=opts.language or "", duration_s=0.0, model=self.name)
         self.load()
         assert self._model is not None
         fp16 = torch_dtype(next(self._model.parameters()).device, self.precision) != torch.float32
