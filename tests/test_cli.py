@@ -175,6 +175,7 @@ def test_eval_on_the_sample_kb_text_queries(
     assert text["hit@5"] >= 0.85
 
 
+@pytest.mark.slow  # a CTranslate2 conversion of a tiny T5 (~7 s on 2 busy cores)
 def test_models_convert_writes_a_ctranslate2_copy_of_a_t5(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
