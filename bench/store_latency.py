@@ -1,13 +1,17 @@
-"""Benchmark: Milvus (Lite by default) write throughput and hybrid-search latency at N chunks.
+"""Benchmark: Milvus (Lite by default) write throughput and search latency at N chunks, side by side.
 
-Writes N synthetic chunks (random unit 1024-d vectors, support-like text drawn from a small
-vocabulary) through `MilvusStore.upsert`, then times `hybrid_search` with one dense request plus
-BM25 (the search every turn makes) and BM25 alone, and prints p50/p95 per kind.
+Writes N synthetic chunks (random unit vectors, support-like text drawn from a small vocabulary)
+through `MilvusStore.upsert`, then times `hybrid_search` with one dense request plus BM25 (the
+search every turn makes), dense alone and BM25 alone, and prints p50/p95 per kind.
 
-On Milvus Lite, full text is served by the tantivy index beside the data dir; the same searches are
-then timed once more on Milvus Lite's own BM25 function (the engine used before, the baseline).
+On Milvus Lite, dense search is served by the FAISS index and full text by the tantivy index beside
+the data dir; the same searches are then timed on the paths used before, in the same run: Milvus
+Lite's own dense search with tantivy (the previous build), and optionally Milvus Lite's own dense
+search and BM25 function (`--milvus-bm25-queries`). Last, it reopens the store (loading the saved
+indexes) and times that.
 
-    python bench/store_latency.py [--n 10000] [--queries 200] [--baseline-queries 20] [--uri PATH_OR_URL]
+    python bench/store_latency.py [--n 10000] [--dim 1024] [--queries 200] [--baseline-queries 20]
+        [--milvus-bm25-queries 0] [--uri PATH_OR_URL]
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -58,44 +62,87 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument(
-        "--baseline-queries", type=int, default=20, help="queries timed on Milvus Lite's own BM25 (0: skip)"
+        "--baseline-queries",
+        type=int,
+        default=20,
+        help="queries timed on Milvus Lite's own dense search (with tantivy; 0: skip)",
+    )
+    parser.add_argument(
+        "--milvus-bm25-queries",
+        type=int,
+        default=0,
+        help="queries timed on Milvus Lite's own dense search and BM25 function (0: skip)",
     )
     parser.add_argument(
         "--uri", default=None, help="a Milvus server URI (default: Milvus Lite in a temp dir)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def write(store: MilvusStore, records: list[Record]) -> None:
+    started = time.perf_counter()
+    for i in range(0, len(records), 1000):
+        store.upsert(records[i : i + 1000])
+    store.flush()  # as ingestion does at the end of a run
+    write_s = time.perf_counter() - started
+    print(
+        f"wrote {store.count()} chunks in {write_s:.1f} s ({len(records) / write_s:.0f} chunks/s)", flush=True
+    )
+
+
+def time_searches(
+    store: MilvusStore, queries: list[tuple[str, np.ndarray]], engine: str, kinds: tuple[str, ...]
+) -> None:
+    """p50/p95 of each kind of search (`hybrid`, `dense`, `bm25`) over `queries`."""
+    for kind in kinds:
+        timings = []
+        for text, vector in queries:
+            dense = [DenseQuery("dense:text", vector)] if kind != "bm25" else []
+            started = time.perf_counter()
+            store.hybrid_search(text if kind != "dense" else None, dense, 10)
+            timings.append((time.perf_counter() - started) * 1000)
+        label = {"hybrid": "hybrid (dense + BM25, RRF)", "dense": "dense only", "bm25": "BM25 only"}[kind]
+        print(f"{label:<27} {engine:<40} {len(queries):>4} queries: {percentiles(timings)}", flush=True)
+
+
+def main() -> int:
+    args = parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         uri = args.uri or str(Path(tmp) / "milvus.db")
         store = MilvusStore(uri, collection="bench_latency", dim=args.dim, timeout_s=600)
         store.open()
         records = synthetic(args.n, args.dim, seed=1)
-        started = time.perf_counter()
-        for i in range(0, len(records), 1000):
-            store.upsert(records[i : i + 1000])
-        store.flush()  # as ingestion does at the end of a run
-        write_s = time.perf_counter() - started
-        print(f"wrote {store.count()} chunks in {write_s:.1f} s ({args.n / write_s:.0f} chunks/s)")
+        write(store, records)
         rng = random.Random(2)
-        queries = [" ".join(rng.choice(WORDS) for _ in range(6)) for _ in range(args.queries)]
-        vectors = [records[rng.randrange(args.n)].vector for _ in range(args.queries)]
-        store.hybrid_search(queries[0], [DenseQuery("dense:text", vectors[0])], 10)  # warm-up
+        queries = []
+        for _ in range(args.queries):
+            vector = records[rng.randrange(args.n)].vector
+            assert vector is not None
+            queries.append((" ".join(rng.choice(WORDS) for _ in range(6)), vector))
+        store.hybrid_search(queries[0][0], [DenseQuery("dense:text", queries[0][1])], 10)  # warm-up
         time.sleep(5)  # let Milvus build its indexes in the background, as a served index would have
-        engines = [("tantivy", store._fulltext)] if store._fulltext is not None else [("server", None)]
-        if store._fulltext is not None and args.baseline_queries:
-            engines.append(("Milvus Lite BM25 (baseline)", None))
-        for engine, fulltext in engines:
-            store._fulltext = fulltext  # None on Lite: Milvus Lite's own BM25 function, as before
-            n_queries = args.baseline_queries if engine.endswith("(baseline)") else len(queries)
-            for label, use_dense in (("hybrid (dense + BM25, RRF)", True), ("BM25 only", False)):
-                timings = []
-                for text, vector in list(zip(queries, vectors, strict=True))[:n_queries]:
-                    dense = [DenseQuery("dense:text", vector)] if use_dense and vector is not None else []
-                    started = time.perf_counter()
-                    store.hybrid_search(text, dense, 10)
-                    timings.append((time.perf_counter() - started) * 1000)
-                print(f"{label:<28} {engine:<28} over {args.n} chunks: {percentiles(timings)}", flush=True)
-        store._fulltext = engines[0][1]
+        lite = store._fulltext is not None
+        dense, fulltext = store._dense, store._fulltext
+        time_searches(store, queries, "FAISS + tantivy" if lite else "server", ("hybrid", "dense", "bm25"))
+        if lite and args.baseline_queries:
+            store._dense = None  # Milvus Lite's own dense search, as before
+            time_searches(
+                store,
+                queries[: args.baseline_queries],
+                "Milvus Lite dense + tantivy (before)",
+                ("hybrid", "dense"),
+            )
+        if lite and args.milvus_bm25_queries:
+            store._dense = store._fulltext = None
+            engine = "Milvus Lite dense + Milvus Lite BM25"
+            time_searches(store, queries[: args.milvus_bm25_queries], engine, ("hybrid",))
+        store._dense, store._fulltext = dense, fulltext
         store.close()
+        if lite:
+            started = time.perf_counter()
+            store.open()
+            print(f"reopened (saved indexes loaded, counts checked) in {time.perf_counter() - started:.1f} s")
+            store.close()
     return 0
 
 

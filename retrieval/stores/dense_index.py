@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import StoreError
+from core.threads import compute_threads
 from core.types import MODALITIES, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ class FaissDenseIndex:
         last: dict[str, int] = {pk: i for i, pk in enumerate(rows.ids)}  # a key given twice: the last wins
         keep = sorted(last.values())
         self.delete_ids([rows.ids[i] for i in keep])
+        _faiss().omp_set_num_threads(compute_threads())
         self._require().add(np.ascontiguousarray(vectors[keep]))
         start = len(self._pks)
         for offset, i in enumerate(keep):
@@ -234,6 +236,7 @@ class FaissDenseIndex:
         modality, doc, product = self._modality[live], self._doc[live], self._product[live]
         self._hnsw = _new_hnsw(self.dim)
         if len(pks):
+            _faiss().omp_set_num_threads(compute_threads())
             self._hnsw.add(vectors)
         self._pks, self._pos = pks, {pk: i for i, pk in enumerate(pks)}
         self._alive = np.ones(len(pks), dtype=bool)
@@ -254,24 +257,21 @@ class FaissDenseIndex:
         n_allowed = int(allowed.sum()) if allowed is not None else self.count()
         if n_allowed == 0 or limit < 1:
             return []
-        if n_allowed <= self.exact_max:
-            rows = np.flatnonzero(allowed) if allowed is not None else np.flatnonzero(self._alive)
-            scores = self._vectors()[rows] @ query[0]
-            best = np.argsort(-scores, kind="stable")[:limit]
-            found = [(self._pks[int(rows[i])], float(scores[i])) for i in best]
+        faiss = _faiss()
+        if n_allowed <= self.exact_max:  # an exact scan of the allowed rows (the graph's own storage)
+            index, params = faiss.downcast_index(hnsw.storage), faiss.SearchParameters()
         else:
-            faiss = _faiss()
-
-            params = faiss.SearchParametersHNSW()
-            share = n_allowed / max(1, len(self._pks))
+            index, params = hnsw, faiss.SearchParametersHNSW()
+            share = n_allowed / max(1, len(self._pks))  # a narrower filter explores more of the graph
             params.efSearch = min(MAX_EF, max(int(max(MIN_EF, limit) / share), limit))
-            if allowed is not None:
-                bitmap = np.packbits(allowed, bitorder="little")
-                selector = faiss.IDSelectorBitmap(allowed.size, faiss.swig_ptr(bitmap))
-                params.sel = selector
-            scores, labels = hnsw.search(query, limit, params=params)
-            pairs = zip(scores[0], labels[0], strict=True)
-            found = [(self._pks[int(i)], float(s)) for s, i in pairs if i >= 0]
+        if allowed is not None:
+            bitmap = np.packbits(allowed, bitorder="little")  # kept alive by this frame during the search
+            selector = faiss.IDSelectorBitmap(allowed.size, faiss.swig_ptr(bitmap))
+            params.sel = selector
+        faiss.omp_set_num_threads(1)  # one query: a thread team only spins on a busy machine
+        scores, labels = index.search(query, min(limit, n_allowed), params=params)
+        pairs = zip(scores[0], labels[0], strict=True)
+        found = [(self._pks[int(i)], float(s)) for s, i in pairs if i >= 0]
         return sorted(found, key=lambda f: (-f[1], f[0]))
 
     def _allowed(self, search_filter: SearchFilter | None) -> np.ndarray | None:

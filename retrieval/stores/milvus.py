@@ -184,7 +184,7 @@ class MilvusStore:
         return True
 
     def _create(self, client: Any) -> None:
-        schema, index = milvus_schema.build(client, self.dim, self.text_dim)
+        schema, index = milvus_schema.build(client, self.dim, self.text_dim, lite=self._lite)
         client.create_collection(
             self.collection,
             schema=schema,

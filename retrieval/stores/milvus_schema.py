@@ -3,9 +3,9 @@ and turning a returned entity into a `Hit`.
 
 Fields: id, doc_id, chunk_id, modality, text (shown), terms (what BM25 indexes: `text` normalised by
 `core.textnorm`, because Milvus Lite ignores analyzer filters), source, metadata (JSON),
-has_dense, dense (FLOAT_VECTOR, HNSW/COSINE: the shared ImageBind space), has_text_dense, text_dense
-(FLOAT_VECTOR, HNSW/COSINE: the text embedder's vector of the chunk text) and sparse (filled by
-Milvus's BM25 function). A collection without the text fields was made before the text embedder
+has_dense, dense (FLOAT_VECTOR, COSINE: the shared ImageBind space), has_text_dense, text_dense
+(FLOAT_VECTOR, COSINE: the text embedder's vector of the chunk text), both indexed HNSW on a server
+and FLAT on Milvus Lite (made before: HNSW), and sparse (filled by Milvus's BM25 function). A collection without the text fields was made before the text embedder
 existed (`outdated`): ingestion rebuilds it, other commands say to re-run ingestion.
 """
 
@@ -31,8 +31,10 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
     return text if len(raw) <= max_bytes else raw[:max_bytes].decode("utf-8", errors="ignore")
 
 
-def build(client: Any, dim: int, text_dim: int) -> tuple[Any, Any]:
-    """The schema (with the BM25 function) and index parameters of a new collection."""
+def build(client: Any, dim: int, text_dim: int, *, lite: bool = False) -> tuple[Any, Any]:
+    """The schema (with the BM25 function) and index parameters of a new collection. On Milvus Lite
+    the vector fields get a FLAT index: FAISS beside the collection serves dense search there
+    (`lite_dense`), so an HNSW graph built again by Milvus Lite on every flush would only cost time."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -59,9 +61,12 @@ def build(client: Any, dim: int, text_dim: int) -> tuple[Any, Any]:
     )
     index = client.prepare_index_params()
     for name in VECTOR_FIELDS:
-        index.add_index(
-            name, index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200}
-        )
+        if lite:
+            index.add_index(name, index_type="FLAT", metric_type="COSINE")
+        else:
+            index.add_index(
+                name, index_type="HNSW", metric_type="COSINE", params={"M": 16, "efConstruction": 200}
+            )
     index.add_index(
         "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"drop_ratio_build": 0}
     )
