@@ -5,8 +5,9 @@ Fields: id, doc_id, chunk_id, modality, text (shown), terms (what BM25 indexes: 
 `core.textnorm`, because Milvus Lite ignores analyzer filters), source, metadata (JSON),
 has_dense, dense (FLOAT_VECTOR, COSINE: the shared ImageBind space), has_text_dense, text_dense
 (FLOAT_VECTOR, COSINE: the text embedder's vector of the chunk text), both indexed HNSW on a server
-and FLAT on Milvus Lite (made before: HNSW), and sparse (filled by Milvus's BM25 function). A collection without the text fields was made before the text embedder
-existed (`outdated`): ingestion rebuilds it, other commands say to re-run ingestion.
+and FLAT on Milvus Lite (made before: HNSW), and sparse (filled by Milvus's BM25 function). A
+collection without the text fields was made before the text embedder existed (`outdated`):
+ingestion rebuilds it, other commands say to re-run ingestion.
 """
 
 from __future__ import annotations
