@@ -29,8 +29,8 @@ from urllib.parse import urlparse
 
 from core import textnorm
 from core.errors import InputError, StoreError
-from core.types import Hit, Record, SearchFilter, SourceScore
-from retrieval.fusion import FusionWeights, fuse
+from core.types import Hit, Record, SearchFilter
+from retrieval.fusion import FusionWeights
 from retrieval.stores import filters, milvus_lite, milvus_schema
 from retrieval.stores.lite_dense import LiteDense
 from retrieval.stores.lite_fulltext import LiteFullText
@@ -336,30 +336,19 @@ class MilvusStore:
         fusion: FusionWeights | None = None,
     ) -> list[Hit]:
         check_hybrid_request(dense, top_k)
-        per_source, entities = self._single_searches(text, dense, top_k, search_filter)
-        fused = fuse(per_source, fusion or FusionWeights.equal())
-        order = sorted(fused, key=lambda pk: (-fused[pk], pk))[:top_k]
-        hits = []
-        for pk in order:
-            sources = {name: ranks[pk] for name, ranks in per_source.items() if pk in ranks}
-            hits.append(hit_from_entity(pk, fused[pk], entities[pk], sources))
-        return hits
-
-    def _single_searches(
-        self,
-        text: str | None,
-        dense: Sequence[DenseQuery],
-        top_k: int,
-        search_filter: SearchFilter | None,
-    ) -> tuple[dict[str, dict[str, SourceScore]], dict[str, Mapping[str, Any]]]:
-        """Runs each source's own search: per source, each hit's rank and raw score; and the entities."""
         dims = {"dense": self.dim, "text_dense": self.text_dim}
         requests = dense_requests(dense, dims, self.dense_enabled)
         terms = textnorm.normalise(text) if text else ""
         client = self._require()
         sources = SourceSearch(client, self.collection, self._read_opts(), self._dense, self._fulltext)
         with self._errors("searching"):
-            return sources.run(terms, requests, top_k, search_filter)
+            per_source, entities = sources.run(terms, requests, top_k, search_filter)
+            fused, per_source = sources.fuse(per_source, entities, fusion or FusionWeights.equal(), top_k)
+        hits = []
+        for pk, score in fused:
+            ranks = {name: found[pk] for name, found in per_source.items() if pk in found}
+            hits.append(hit_from_entity(pk, score, entities[pk], ranks))
+        return hits
 
     # ---- helpers -----------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 Each source answers its own best chunks: per hit, its rank and raw score. A dense request runs on
 the FAISS index of its field (`lite_dense`, Milvus Lite) or on Milvus's HNSW index (server); BM25 on
-tantivy (`lite_fulltext`, Milvus Lite) or Milvus's BM25 function (server). Hits found outside Milvus
-get their shown fields in one fetch by primary key; a hit whose row has gone meanwhile is dropped.
+tantivy (`lite_fulltext`, Milvus Lite) or Milvus's BM25 function (server). The sources are fused on
+the client (`retrieval.fusion.fuse`); the fused hits found outside Milvus get their shown fields in
+one fetch by primary key (only those: each source's other candidates never leave the index).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from core.errors import InputError
 from core.types import SearchFilter, SourceScore
+from retrieval.fusion import FusionWeights, fuse
 from retrieval.stores import filters, milvus_schema
 from retrieval.stores.lite_dense import LiteDense
 from retrieval.stores.lite_fulltext import LiteFullText
@@ -66,17 +68,31 @@ class SourceSearch:
         elif terms:
             bm25 = {"metric_type": "BM25"}
             per_source["bm25"] = self._milvus("sparse", [terms], bm25, base, limit, entities)
-        self._fetch([pk for ranks in per_source.values() for pk in ranks if pk not in entities], entities)
-        kept = {name: {pk: s for pk, s in r.items() if pk in entities} for name, r in per_source.items()}
-        return kept, entities
+        return per_source, entities
 
-    def _fetch(self, pks: list[str], entities: Entities) -> None:
-        """Adds the shown fields of `pks` (by primary key) to `entities`; rows gone meanwhile are absent."""
+    def fuse(
+        self, per_source: dict[str, Ranks], entities: Entities, weights: FusionWeights, top_k: int
+    ) -> tuple[list[tuple[str, float]], dict[str, Ranks]]:
+        """The best `top_k` (primary key, fused score), every one with its entity, and the sources
+        they were fused from. Only those hits are fetched (not every source's candidates); a hit whose
+        row has gone meanwhile leaves every source and the fusion is done again without it."""
+        while True:
+            fused = fuse(per_source, weights)
+            order = sorted(fused, key=lambda pk: (-fused[pk], pk))[:top_k]
+            gone = self._fetch([pk for pk in order if pk not in entities], entities)
+            if not gone:
+                return [(pk, fused[pk]) for pk in order], per_source
+            per_source = {
+                name: {pk: s for pk, s in r.items() if pk not in gone} for name, r in per_source.items()
+            }
+
+    def _fetch(self, pks: list[str], entities: Entities) -> set[str]:
+        """Adds the shown fields of `pks` (by primary key) to `entities`; returns those whose row is gone."""
         if not pks:
-            return
-        ids = list(dict.fromkeys(pks))
-        rows = self.client.get(self.collection, ids=ids, output_fields=OUTPUT_FIELDS, **self.read_opts)
+            return set()
+        rows = self.client.get(self.collection, ids=pks, output_fields=OUTPUT_FIELDS, **self.read_opts)
         entities.update((str(r["id"]), r) for r in rows)
+        return {pk for pk in pks if pk not in entities}
 
     def _milvus(
         self, field: str, data: list[Any], params: dict[str, Any], expr: str, limit: int, entities: Entities
