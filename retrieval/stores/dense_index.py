@@ -180,6 +180,7 @@ class FaissDenseIndex:
             raise StoreError(f"{len(rows.ids)} ids but {vectors.shape[0]} vectors given to the dense index")
         last: dict[str, int] = {pk: i for i, pk in enumerate(rows.ids)}  # a key given twice: the last wins
         keep = sorted(last.values())
+        self._mark_changed()  # before the change: a crash during it leaves the marker
         self.delete_ids([rows.ids[i] for i in keep])
         _faiss().omp_set_num_threads(compute_threads())
         self._require().add(np.ascontiguousarray(vectors[keep]))
@@ -195,7 +196,6 @@ class FaissDenseIndex:
         self._doc = np.concatenate([self._doc, np.asarray(docs, dtype=np.int32)])
         products = [-1 if (p := rows.products[i]) is None else _code(self._product_codes, p) for i in keep]
         self._product = np.concatenate([self._product, np.asarray(products, dtype=np.int32)])
-        self._mark_changed()
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         positions = [p for pk in ids if (p := self._pos.pop(pk, None)) is not None]
@@ -213,9 +213,9 @@ class FaissDenseIndex:
     def _bury(self, positions: Sequence[int]) -> None:
         if not positions:
             return
+        self._mark_changed()
         self._alive[list(positions)] = False
         self._dead += len(positions)
-        self._mark_changed()
 
     def _mark_changed(self) -> None:
         if not self._changed:
