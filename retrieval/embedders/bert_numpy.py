@@ -134,7 +134,7 @@ class NumpyBert:
         self._tokenizer = self._open_tokenizer()
 
     def _arrange(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """float32 tensors by name, linear weights transposed once (x @ W) and Q, K, V fused."""
+        """float32 tensors by name, linear weights as transposed views (x @ W) and Q, K, V fused."""
         w = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in raw.items() if "pooler" not in k}
         for i in range(self.shape.layers):
             p = f"encoder.layer.{i}."
@@ -144,7 +144,7 @@ class NumpyBert:
             )
             w[a + "qkv.bias"] = np.concatenate([w[a + n + ".bias"] for n in ("query", "key", "value")])
             for name in ("attention.output.dense", "intermediate.dense", "output.dense"):
-                w[p + name + ".weight"] = np.ascontiguousarray(w[p + name + ".weight"].T)
+                w[p + name + ".weight"] = w[p + name + ".weight"].T  # BLAS reads it transposed, no copy
         return w
 
     def _open_tokenizer(self) -> Any:
@@ -158,19 +158,16 @@ class NumpyBert:
             raise ConfigError(f"cannot read {self.root / TOKENIZER_FILE}: {exc}") from exc
         options_path = self.root / "tokenizer_config.json"
         options = json.loads(options_path.read_text(encoding="utf-8")) if options_path.is_file() else {}
-        state = json.loads(tokenizer.to_str()).get("normalizer") or {}
-        if state.get("type") == "BertNormalizer":
+        current = tokenizer.normalizer
+        if isinstance(current, normalizers.BertNormalizer):
+            state = {k: getattr(current, k) for k in ("lowercase", "strip_accents", "handle_chinese_chars")}
             wanted = {
-                "lowercase": options.get("do_lower_case", state.get("lowercase", True)),
-                "strip_accents": options.get("strip_accents", state.get("strip_accents")),
-                "handle_chinese_chars": options.get(
-                    "tokenize_chinese_chars", state.get("handle_chinese_chars", True)
-                ),
+                "lowercase": options.get("do_lower_case", state["lowercase"]),
+                "strip_accents": options.get("strip_accents", state["strip_accents"]),
+                "handle_chinese_chars": options.get("tokenize_chinese_chars", state["handle_chinese_chars"]),
             }
-            if any(state.get(k) != v for k, v in wanted.items()):
-                tokenizer.normalizer = normalizers.BertNormalizer(
-                    clean_text=state.get("clean_text", True), **wanted
-                )
+            if wanted != state:
+                tokenizer.normalizer = normalizers.BertNormalizer(clean_text=current.clean_text, **wanted)
         pad_token = options.get("pad_token", "[PAD]")
         pad_token = pad_token.get("content", "[PAD]") if isinstance(pad_token, dict) else pad_token
         self._pad_id = tokenizer.token_to_id(pad_token) or 0
