@@ -11,6 +11,7 @@ bytes in memory and an explicit demuxer, so a crafted file cannot make FFmpeg op
 from __future__ import annotations
 
 import io
+import itertools
 import warnings
 from pathlib import Path
 
@@ -230,7 +231,7 @@ def _decode_pyav(data: bytes, container_format: str, limits: Limits, label: str)
             stream = container.streams.audio[0]
             # Planar float keeps channels apart, so mono is a plain mean (as on the soundfile path).
             resampler = av.AudioResampler(format="fltp")
-            for frame in container.decode(stream):
+            for frame in itertools.chain(container.decode(stream), [None]):  # None: flush the resampler
                 for out in resampler.resample(frame):
                     rate = int(out.sample_rate)
                     planes = out.to_ndarray().astype(np.float32, copy=False)
@@ -238,11 +239,6 @@ def _decode_pyav(data: bytes, container_format: str, limits: Limits, label: str)
                     total += planes.shape[1]
                     if total > limits.max_audio_seconds * rate:
                         raise _too_long(label, limits)
-            for out in resampler.resample(None):
-                rate = int(out.sample_rate)
-                planes = out.to_ndarray().astype(np.float32, copy=False)
-                pieces.append(planes.mean(axis=0))
-                total += planes.shape[1]
     except (av.FFmpegError, OSError, ValueError) as exc:
         if not pieces:
             raise InputError(f"{label}: corrupt or unreadable audio ({exc})") from None
