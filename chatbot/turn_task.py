@@ -109,6 +109,9 @@ class TurnTask:
         phrase = next((s for s, _ in resolved.substituted if len(s.split()) > 1), "")
         if carry.kind == "new_topic" and not off_topic and phrase:  # "does the same fix work for ...?"
             carry = self._carry(phrase)
+        surfaces = [s for s, _ in resolved.substituted if s]
+        if carry.kind == "follow_up" and surfaces:
+            carry = carry.boosted(self.options.carry.graph_boost, surfaces)
         graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)
         linked = () if off_topic else tuple(LinkedDoc(g.doc_id, g.score, g.reason) for g in graph_hits)
         if carry.kind != "follow_up" and message.strip():
@@ -146,10 +149,11 @@ class TurnTask:
             resolved_text = f"{reply.branch.question} {reply.option.label}"
         if resolved_text and resolved_text != query.text:
             query = replace(query, text=resolved_text, dense_text=query.text or None)
-        refers_back = turn.carry.kind == "follow_up" and any(s for s, _ in turn.resolved.substituted)
-        boost = self.options.carry.graph_boost if refers_back else 1.0
         query = replace(
-            query, context=self._carried(turn), own_weight=turn.carry.own_weight, graph_boost=boost
+            query,
+            context=self._carried(turn),
+            own_weight=turn.carry.own_weight,
+            graph_boost=turn.carry.graph_boost,
         )
         return self.parts.retriever.search(query, top_k=self.options.top_k, linked=turn.linked)
 

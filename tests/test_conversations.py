@@ -253,28 +253,13 @@ def _alone(engine: ChatEngine, case: Case) -> TurnTrace:
     return trace
 
 
-# Known regressions since the text embedder joined fusion (issue 10, left open). Not strict: MiniLM's
-# float kernels differ between CPUs.
-KNOWN_REGRESSIONS = {
-    "same-fix-for-the-m10": "ranks the E-42 article behind the M10 setup manual",
-    "topic-switch-to-the-camera": "ranks the E-57 article behind the C5 setup manual",
-}
-
-
-def _with_known(case: Case) -> object:
-    if case.id not in KNOWN_REGRESSIONS:
-        return case
-    reason = f"known regression (issue 10): {KNOWN_REGRESSIONS[case.id]}"
-    return pytest.param(case, marks=pytest.mark.xfail(strict=False, reason=reason), id=case.id)
-
-
 def _beats(ranked: list[str], alone: list[str], expected: tuple[str, ...]) -> bool:
     """Whether the conversation ranks some expected document higher than the follow-up alone does."""
     far = len(ranked) + len(alone) + 1
     return any(d in ranked and ranked.index(d) < (alone.index(d) if d in alone else far) for d in expected)
 
 
-@pytest.mark.parametrize("case", [_with_known(c) for c in CASES], ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_follow_up_retrieves_the_right_document(engine: ChatEngine, voice_dir: Path, case: Case) -> None:
     history, last = _converse(engine, case, voice_dir)
     ranked = _ranked(last)

@@ -69,3 +69,11 @@ def test_first_question_and_carry_off() -> None:
 def test_content_terms_leave_out_follow_up_words() -> None:
     assert content_terms("can you walk me through it?") == []
     assert content_terms("walk me through the refund") == ["refund"]
+
+
+def test_a_follow_up_whose_references_were_resolved_lets_the_graph_count_more() -> None:
+    carry = decide("how do I fix it?", ["my camera shows E-57"], _known).boosted(4.0, ["it", "it"])
+    assert carry.graph_boost == 4.0 and carry.texts == (("my camera shows E-57", 1.0),)
+    assert carry.reason.endswith("the knowledge graph counts 4x for what 'it' refers to")
+    assert carry.to_dict()["graph_boost"] == 4.0
+    assert decide("how do I fix it?", ["my camera shows E-57"], _known).graph_boost == 1.0
