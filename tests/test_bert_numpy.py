@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from retrieval.embedders.bert_numpy import NumpyBert, activate, erf, unsupported_reason
+from retrieval.embedders.bert_numpy import NumpyBert, activate, erf, map_safetensors, unsupported_reason
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "router", "reset", "refund", "error", "light", "orange"]
 CONFIG = {
@@ -119,3 +119,24 @@ def test_broken_weights_say_what_is_wrong(tmp_path: Path) -> None:
         NumpyBert(root, CONFIG, max_tokens=8).load()
     with pytest.raises(ConfigError, match="not a multiple"):
         NumpyBert(root, {**CONFIG, "num_attention_heads": 3}, max_tokens=8)
+
+
+def test_the_memory_mapped_weights_are_the_safetensors_ones(tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    rng = np.random.default_rng(2)
+    tensors = {
+        "a": rng.normal(size=(3, 5)).astype(np.float32),
+        "b": rng.normal(size=(7,)).astype(np.float16),
+        "ids": np.arange(6, dtype=np.int64).reshape(2, 3),
+    }
+    path = tmp_path / "w.safetensors"
+    save_file(tensors, str(path))
+    mapped, expected = map_safetensors(path), load_file(str(path))
+    assert set(mapped) == set(expected)
+    for name, array in expected.items():
+        assert mapped[name].dtype == array.dtype and np.array_equal(mapped[name], array)
+    header = json.dumps({"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    (tmp_path / "short.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 8)
+    with pytest.raises(ConfigError, match="outside the file"):
+        map_safetensors(tmp_path / "short.safetensors")

@@ -3,7 +3,7 @@
 It lets a command that only embeds a query (`supportbot search`, a chat turn) skip importing torch and
 transformers, which cost most of a cold start (seconds), while giving the vectors the transformers
 path gives: the same tokenizer file, the same weights (`model.safetensors`, read with
-`safetensors.numpy`), the same layer maths in float32 (`tests/test_text_embedder.py` checks them
+a memory map), the same layer maths in float32 (`tests/test_text_embedder.py` checks them
 against transformers on a tiny random BERT and on the bundled all-MiniLM-L6-v2).
 
 Only what sentence-embedding BERTs use is supported: `model_type` "bert", absolute position
@@ -96,14 +96,55 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) 
     return centred / np.sqrt(var + np.float32(eps)) * weight + bias
 
 
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+SAFETENSORS_DTYPES: dict[str, Any] = {
+    "F32": np.float32,
+    "F16": np.float16,
+    "F64": np.float64,
+    "I64": np.int64,
+}
 
+
+def map_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file as read-only arrays over a memory map: pages are read when
+    used (a query touches a few rows of the 47 MB word-embedding table, not all of it). The format:
+    an 8-byte little-endian header length, a JSON header of dtype / shape / byte offsets, the data."""
     try:
-        raw = load_file(str(path))
-    except (OSError, SafetensorError) as exc:
+        total = path.stat().st_size
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            if not 2 <= size <= total - 8:
+                raise ValueError(f"header length {size} does not fit a {total}-byte file")
+            header = json.loads(handle.read(size))
+        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size) if total > 8 + size else None
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(header, dict):
+        raise ConfigError(f"cannot read {path}: its header is not a JSON object")
+    tensors: dict[str, np.ndarray] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = (int(x) for x in info["data_offsets"])
+            shape = tuple(int(x) for x in info["shape"])
+            kind = info["dtype"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: tensor {name!r} is described badly ({exc})") from exc
+        if data is None or not 0 <= begin <= end <= len(data):
+            raise ConfigError(f"cannot read {path}: tensor {name!r} lies outside the file")
+        raw = data[begin:end]
+        if kind == "BF16":  # the top half of a float32
+            array = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+        elif kind in SAFETENSORS_DTYPES:
+            array = raw.view(SAFETENSORS_DTYPES[kind])
+        else:
+            raise ConfigError(f"cannot read {path}: tensor {name!r} has dtype {kind}, not a float")
+        tensors[name] = array.reshape(shape)
+    return tensors
+
+
+def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    raw = map_safetensors(path)
     prefix = "bert." if any(k.startswith("bert.embeddings.") for k in raw) else ""
     return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
 
