@@ -350,3 +350,18 @@ def test_lite_dense_index_answers_as_milvus_and_is_rebuilt_when_out_of_step(tmp_
         assert "doc-1.md" not in {h.doc_id for h in hits}
     finally:
         again.close()
+    from pymilvus import MilvusClient
+
+    behind = MilvusClient(uri)  # a write the indexes never saw: the row count differs from the recorded one
+    behind.delete("dn", ids=[records[10].chunk.id])
+    behind.close()
+    milvus_module.milvus_lite.release(uri)
+    third = MilvusStore(uri, collection="dn", dim=DIM)
+    third.open()
+    try:
+        assert third._dense is not None and third._dense.indexes["dense"].count() == 295
+        hits = third.hybrid_search(None, [DenseQuery("d", records[10].vector)], 5)  # type: ignore[arg-type]
+        assert records[10].chunk.id not in {h.id for h in hits}
+        assert not third.dense_populated() and third.dense_populated("text_dense") is False
+    finally:
+        third.close()

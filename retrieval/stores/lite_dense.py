@@ -2,22 +2,26 @@
 
 Each vector field (`dense`, `text_dense`) has its index beside the Lite data dir
 (`<data_dir>/milvus-dense/<collection>/<field>.npz`, see `dense_index`), holding exactly the rows
-whose `has_<field>` flag is true. Every write to the collection is mirrored; `open()` rebuilds an
-index from the collection when it is missing, unreadable, marked as changed since its last save (a
-process that stopped before `flush()`/`close()`), or when its row count differs from the
-collection's. Searches answer (primary key, cosine) per field; the store fetches the entities. On a
-Milvus server URI none of this runs: the server searches its own HNSW indexes.
+whose `has_<field>` flag is true. Every write to the collection is mirrored; each save also records
+the collection's row count (`state.json`). `open()` rebuilds an index from the collection when it
+is missing, unreadable, marked as changed since its last save (a process that stopped before
+`flush()`/`close()`), or when the collection's row count is not the one recorded. Searches
+answer (primary key, cosine) per field; the store fetches the entities. On a Milvus server URI
+none of this runs: the server searches its own HNSW indexes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.errors import StoreError
 from core.types import SearchFilter, SourceScore
 from retrieval.stores.dense_index import DenseRows, FaissDenseIndex
 from retrieval.stores.lite_fulltext import product_of
@@ -37,20 +41,24 @@ class LiteDense:
     def __init__(self, uri: str, collection: str, dims: Mapping[str, int]) -> None:
         self.collection = collection
         folder = index_dir(uri, collection)
+        self._state = folder / "state.json"
         self.indexes = {field: FaissDenseIndex(folder / f"{field}.npz", dim) for field, dim in dims.items()}
 
-    def open(self, client: Any, read_opts: dict[str, Any], stored: Mapping[str, int]) -> None:
+    def open(self, client: Any, read_opts: dict[str, Any], stored: int) -> None:
         """Opens every index; rebuilds one from the collection when it is not in step with it
-        (`stored`: per field, the collection's count of rows with a vector in it)."""
+        (`stored`: the collection's row count, against the one recorded at the last save; a count
+        with a filter would cost a scan of the collection in Milvus Lite)."""
+        recorded = self._recorded_rows()
         for field, index in self.indexes.items():
             index.open()
-            if index.loaded_clean and index.count() == stored[field]:
+            if index.loaded_clean and recorded == stored:
                 continue
-            if index.loaded_clean or stored[field]:
+            if recorded is not None or stored:
                 log.warning("dense index %s is out of step with the store: rebuilding it", index.path)
             index.reset()
             self._rebuild(client, read_opts, field, index)
             index.save()
+        self._record_rows(stored)
 
     def _rebuild(self, client: Any, read_opts: dict[str, Any], field: str, index: FaissDenseIndex) -> None:
         iterator = client.query_iterator(
@@ -89,9 +97,26 @@ class LiteDense:
         found = self.indexes[field].search(vector, limit, search_filter)
         return {pk: SourceScore(rank=rank, score=score) for rank, (pk, score) in enumerate(found, start=1)}
 
-    def save(self) -> None:
+    def save(self, collection_rows: int) -> None:
+        """Saves every changed index, then records the collection's row count they agree with."""
         for index in self.indexes.values():
             index.save()
+        self._record_rows(collection_rows)
+
+    def _recorded_rows(self) -> int | None:
+        try:
+            return int(json.loads(self._state.read_text(encoding="utf-8"))["collection_rows"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _record_rows(self, rows: int) -> None:
+        tmp = self._state.with_name(self._state.name + ".tmp")
+        try:
+            self._state.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"collection_rows": rows}), encoding="utf-8")
+            os.replace(tmp, self._state)
+        except OSError as exc:
+            raise StoreError(f"cannot write {self._state}: {exc}; check the data dir is writable") from exc
 
     def close(self) -> None:
         for index in self.indexes.values():

@@ -132,7 +132,7 @@ class MilvusStore:
             self._fulltext = fulltext
         with self._errors("opening the dense indexes"):
             dense = LiteDense(self.uri, self.collection, {"dense": self.dim, "text_dense": self.text_dim})
-            dense.open(client, self._read_opts(), {f: self._count(f"has_{f} == true") for f in dense.indexes})
+            dense.open(client, self._read_opts(), self._count(""))
             self._dense = dense
 
     def _check_reachable(self, timeout_s: float = REACH_TIMEOUT_S) -> None:
@@ -151,6 +151,9 @@ class MilvusStore:
 
     def close(self) -> None:
         """Drop the connection; the last open Milvus Lite store of a dir also stops its server."""
+        if self._dense is not None and self._client is not None:
+            with contextlib.suppress(StoreError):  # unsaved: the next open rebuilds the dense index
+                self._dense.save(self._count(""))
         client, self._client = self._client, None
         fulltext, self._fulltext = self._fulltext, None
         dense, self._dense = self._dense, None
@@ -247,7 +250,7 @@ class MilvusStore:
             if self._fulltext is not None:
                 self._fulltext.index.commit()
             if self._dense is not None:
-                self._dense.save()
+                self._dense.save(self._count(""))
 
     def count(self) -> int:
         return self._count("")
@@ -257,6 +260,8 @@ class MilvusStore:
         ingested without that embedder)."""
         if field not in milvus_schema.VECTOR_FIELDS:
             raise InputError(f"unknown vector field {field!r}; use one of {milvus_schema.VECTOR_FIELDS}")
+        if self._dense is not None:  # holds exactly the rows with a vector (a filtered count scans in Lite)
+            return self._dense.indexes[field].count() == self._count("")
         return self._count(f"has_{field} == false") == 0
 
     def _count(self, expr: str) -> int:
