@@ -83,6 +83,8 @@ def write(store: MilvusStore, records: list[Record]) -> None:
     started = time.perf_counter()
     for i in range(0, len(records), 1000):
         store.upsert(records[i : i + 1000])
+        if (i + 1000) % 100_000 == 0:
+            print(f"  {i + 1000} chunks written, {time.perf_counter() - started:.0f} s", flush=True)
     store.flush()  # as ingestion does at the end of a run
     write_s = time.perf_counter() - started
     print(
