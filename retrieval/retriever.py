@@ -255,12 +255,15 @@ HIGH_RANK = 3  # "ranked high" by a source: within its first three hits
 
 
 def _dominates(a: Hit, b: Hit) -> bool:
-    """Whether every store source that ranked `b` ranked `a` high and better than `b` (the graph is not
-    a store source)."""
+    """Whether at least two store sources (the text channels: full text and the text embedder) rank `a`
+    high, and every store source that ranked `b` ranked `a` better (the graph is not a store source).
+    With one store source, as before the text embedder, the graph reorders freely."""
+    high = [n for n, s in a.sources.items() if n != "graph" and s.rank <= HIGH_RANK]
     ranked = [name for name in b.sources if name != "graph"]
-    return bool(ranked) and all(
-        n in a.sources and a.sources[n].rank < b.sources[n].rank and a.sources[n].rank <= HIGH_RANK
-        for n in ranked
+    return (
+        len(high) >= 2
+        and bool(ranked)
+        and all(n in a.sources and a.sources[n].rank < b.sources[n].rank for n in ranked)
     )
 
 

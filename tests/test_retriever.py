@@ -46,3 +46,5 @@ def test_the_graph_does_not_lift_a_hit_above_a_document_both_text_channels_rank_
     far = _ranked_hit("guide.md", 0.6, dense_sentence=8, bm25=1)  # ranked high by one source only
     boosted = _ranked_hit("e88.md", 0.65, dense_sentence=11, bm25=3, graph=1)
     assert _kept_below([far, boosted])[1].score == 0.65
+    bm25_only = [_ranked_hit("a.md", 0.6, bm25=1), _ranked_hit("b.md", 0.7, bm25=2, graph=1)]
+    assert _kept_below(bm25_only)[1].score == 0.7  # one store source: the graph reorders freely
