@@ -4,10 +4,11 @@ Milvus Lite 3.2.2 walks every stored row in Python on each dense search (its per
 tombstone mask) before FAISS runs, which cost a hybrid search p95 6.9 s at 100k chunks. So on a Lite
 URI `MilvusStore` keeps each vector field in FAISS (faiss-cpu, MIT) as well, and Milvus keeps every
 shown field. The index is HNSW over unit vectors with inner product (= cosine), built and searched
-with the parameters the collection's own index uses (M 16, efConstruction 200, ef = max(64, limit)),
-so it answers as Milvus does; a filter that leaves few rows (at most `exact_max`) is answered by an
-exact scan of those rows, a wider one by HNSW restricted to the allowed rows (an id selector: every
-result matches the filter). Per row it keeps the chunk's primary key, doc_id, modality and product.
+with the parameters a Milvus server's index of the same field uses (M 16, efConstruction 200,
+ef = max(64, limit)), so it answers as Milvus does; a filter that leaves few rows (at most
+`exact_max`) is answered by an exact scan of those rows, a wider one by HNSW restricted to the
+allowed rows (an id selector: every result matches the filter). Per row it keeps the chunk's
+primary key, doc_id, modality and product.
 
 FAISS's HNSW cannot remove a vector, so a deleted or replaced row is a tombstone (masked out of every
 search) until tombstones outnumber half the live rows; then `save()` rebuilds the graph. `save()`
@@ -40,6 +41,7 @@ MIN_EF = 64
 EXACT_MAX = 4096  # a filter leaving at most this many rows is answered by an exact scan
 MAX_EF = 1024
 _COMPACT_MIN_DEAD = 1024
+_PARALLEL_ADD = 256  # rows from which an add uses more than one thread
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,22 @@ class FaissDenseIndex:
         self._clear()
 
     @property
+    def _alive(self) -> np.ndarray:
+        return self._cols.view(0)
+
+    @property
+    def _modality(self) -> np.ndarray:
+        return self._cols.view(1)
+
+    @property
+    def _doc(self) -> np.ndarray:
+        return self._cols.view(2)
+
+    @property
+    def _product(self) -> np.ndarray:
+        return self._cols.view(3)
+
+    @property
     def _dirty_marker(self) -> Path:
         return self.path.with_name(self.path.name + ".dirty")
 
@@ -74,10 +92,7 @@ class FaissDenseIndex:
         self._hnsw = None
         self._pks: list[str] = []
         self._pos: dict[str, int] = {}
-        self._alive = np.zeros(0, dtype=bool)
-        self._modality = np.zeros(0, dtype=np.int8)
-        self._doc = np.zeros(0, dtype=np.int32)
-        self._product = np.zeros(0, dtype=np.int32)
+        self._cols = _Columns.empty()
         self._doc_codes: dict[str, int] = {}
         self._product_codes: dict[str, int] = {}
         self._dead = 0
@@ -163,8 +178,8 @@ class FaissDenseIndex:
         pks = [str(pk) for pk in meta["pks"]]
         if not (hnsw.ntotal == len(pks) == alive.size == modality.size == doc.size == product.size):
             raise ValueError("its parts disagree in length")
-        self._hnsw, self._pks, self._alive = hnsw, pks, alive
-        self._modality, self._doc, self._product = modality, doc, product
+        self._hnsw, self._pks = hnsw, pks
+        self._cols = _Columns(alive, modality, doc, product)
         self._doc_codes = {d: i for i, d in enumerate(meta["docs"])}
         self._product_codes = {p: i for i, p in enumerate(meta["products"])}
         self._pos = {pks[i]: i for i in np.flatnonzero(alive).tolist()}
@@ -182,20 +197,18 @@ class FaissDenseIndex:
         keep = sorted(last.values())
         self._mark_changed()  # before the change: a crash during it leaves the marker
         self.delete_ids([rows.ids[i] for i in keep])
-        _faiss().omp_set_num_threads(compute_threads())
+        # a thread team per small add only spins on a busy machine (measured: 2.2 ms per 3-row add)
+        _faiss().omp_set_num_threads(compute_threads() if len(keep) >= _PARALLEL_ADD else 1)
         self._require().add(np.ascontiguousarray(vectors[keep]))
         start = len(self._pks)
         for offset, i in enumerate(keep):
             pk = rows.ids[i]
             self._pks.append(pk)
             self._pos[pk] = start + offset
-        self._alive = np.concatenate([self._alive, np.ones(len(keep), dtype=bool)])
         modalities = [MODALITIES.index(rows.modalities[i]) for i in keep]
-        self._modality = np.concatenate([self._modality, np.asarray(modalities, dtype=np.int8)])
         docs = [_code(self._doc_codes, rows.doc_ids[i]) for i in keep]
-        self._doc = np.concatenate([self._doc, np.asarray(docs, dtype=np.int32)])
         products = [-1 if (p := rows.products[i]) is None else _code(self._product_codes, p) for i in keep]
-        self._product = np.concatenate([self._product, np.asarray(products, dtype=np.int32)])
+        self._cols.append(modalities, docs, products)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         positions = [p for pk in ids if (p := self._pos.pop(pk, None)) is not None]
@@ -239,8 +252,7 @@ class FaissDenseIndex:
             _faiss().omp_set_num_threads(compute_threads())
             self._hnsw.add(vectors)
         self._pks, self._pos = pks, {pk: i for i, pk in enumerate(pks)}
-        self._alive = np.ones(len(pks), dtype=bool)
-        self._modality, self._doc, self._product = modality, doc, product
+        self._cols = _Columns(np.ones(len(pks), dtype=bool), modality, doc, product)
         self._dead = 0
 
     # ---- reads -------------------------------------------------------------------------------
@@ -302,6 +314,37 @@ class FaissDenseIndex:
         if self._hnsw is None:
             raise StoreError("the dense index is not open; call open() first")
         return self._hnsw
+
+
+class _Columns:
+    """Per-row filter columns (live flag, modality, document and product codes), grown by doubling:
+    a copy of every column per add would make ingesting many small documents quadratic."""
+
+    _DTYPES = (np.bool_, np.int8, np.int32, np.int32)
+
+    def __init__(self, *columns: np.ndarray) -> None:
+        self._arrays = [np.asarray(c, dtype=t) for c, t in zip(columns, self._DTYPES, strict=True)]
+        self.size = int(self._arrays[0].size)
+
+    @classmethod
+    def empty(cls) -> _Columns:
+        return cls(*(np.zeros(0, dtype=t) for t in cls._DTYPES))
+
+    def view(self, column: int) -> np.ndarray:
+        return self._arrays[column][: self.size]
+
+    def append(self, modalities: list[int], docs: list[int], products: list[int]) -> None:
+        """New live rows with these codes."""
+        need = self.size + len(modalities)
+        if need > self._arrays[0].size:
+            capacity = max(need, 2 * self._arrays[0].size, 1024)
+            grown = [np.zeros(capacity, dtype=t) for t in self._DTYPES]
+            for old, new in zip(self._arrays, grown, strict=True):
+                new[: self.size] = old[: self.size]
+            self._arrays = grown
+        for column, values in enumerate(([True] * len(modalities), modalities, docs, products)):
+            self._arrays[column][self.size : need] = values
+        self.size = need
 
 
 def _faiss() -> Any:
