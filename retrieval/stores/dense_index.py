@@ -323,7 +323,9 @@ class _Columns:
     _DTYPES = (np.bool_, np.int8, np.int32, np.int32)
 
     def __init__(self, *columns: np.ndarray) -> None:
-        self._arrays = [np.asarray(c, dtype=t) for c, t in zip(columns, self._DTYPES, strict=True)]
+        self._arrays: list[np.ndarray] = [
+            np.asarray(c, dtype=t) for c, t in zip(columns, self._DTYPES, strict=True)
+        ]
         self.size = int(self._arrays[0].size)
 
     @classmethod
