@@ -8,6 +8,7 @@ wrapped as a `PreTrainedTokenizerFast` with T5's special tokens (<pad>=0, </s>=1
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,6 +50,13 @@ def tiny_tokenizer(extra_texts: Iterable[str] = (), vocab_size: int = 400) -> An
         show_progress=False,
     )
     tokenizer.train_from_iterator([*CORPUS, *extra_texts], trainer)
+    # The trainer hands out ids (and the scores of alphabet characters it never merged) in a hash
+    # map's order, different on every run; ids in token order, scores rounded, make the tiny models
+    # (which are seeded) the same on every run.
+    trained = json.loads(tokenizer.to_str())["model"]
+    vocab = [(str(t), round(float(v), 6)) for t, v in trained["vocab"]]
+    ordered = vocab[: len(special)] + sorted(vocab[len(special) :])
+    tokenizer.model = models.Unigram(ordered, unk_id=trained["unk_id"], byte_fallback=False)
     eos_id = tokenizer.token_to_id("</s>")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", eos_id)]
