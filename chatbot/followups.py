@@ -7,7 +7,8 @@ without the words every follow-up uses: help, walk, explain, steps, next, ...):
 
 * mostly words the knowledge base never uses ("weather in Paris" after a camera question): a new,
   likely off-topic subject — it inherits nothing, not even an active product (`new_topic`, `off_topic`);
-  one such word among others ("my parents' place", "recently") is a name or a typo, not a new subject;
+  one such word among others ("my parents' place", "recently") is a name or a typo, not a new subject,
+  and neither is a message that refers back to what was said ("will that break the router?");
 * no earlier question: nothing to carry (`first`);
 * no content of its own: the recent questions are carried, the latest at full weight and each older
   one at `decay` times the one after it, and the message's own words ("walk me through it") are left
@@ -150,7 +151,7 @@ def decide(
     terms = tuple(content_terms(text))
     unknown = tuple(t for t in terms if not t.isdigit() and not known(t))
     off = Carry("new_topic", (), "", unknown, terms=terms)
-    if off.mostly_unknown:
+    if off.mostly_unknown and not refers_to:
         return replace(off, reason=f"uses words the knowledge base never mentions ({', '.join(unknown)})")
     if not recent or opts.max_questions == 0:
         return replace(off, kind="first", reason="no earlier question in this conversation")

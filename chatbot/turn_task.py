@@ -51,6 +51,16 @@ HANDOFF_MESSAGE = (
 )
 
 
+# A bare "it" is matched anywhere ("is it going to rain?"); "this error", "the same fix", "that" are
+# references the context resolved to something said before, which make a message a follow-up.
+_WEAK_REFERENCES = frozenset({"", "it", "its", "it's"})
+
+
+# What a resolved reference may stand for to let the graph count more: an error code, a fix or a
+# symptom is one page's subject; a product is what most pages are about, so its graph is no clue.
+_SPECIFIC = frozenset({"error_code", "fix", "symptom"})
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
@@ -106,10 +116,11 @@ class TurnTask:
         off_topic = carry.off_topic
         message = u.query.text or " ".join(fields) or screen_text[:200] or u.sound or ""
         resolved = ctx.resolve(message, ellipsis=not off_topic)
-        phrase = next((s for s, _ in resolved.substituted if len(s.split()) > 1), "")
-        if carry.kind == "new_topic" and not off_topic and phrase:  # "does the same fix work for ...?"
+        phrase = next((s for s, _ in resolved.substituted if s.casefold() not in _WEAK_REFERENCES), "")
+        if carry.kind == "new_topic" and phrase:  # "does the same fix work for ...?", "will that break it?"
             carry = self._carry(phrase)
-        surfaces = [s for s, _ in resolved.substituted if s]
+            off_topic = carry.off_topic
+        surfaces = [s for s, e in resolved.substituted if s and e.partition(":")[0] in _SPECIFIC]
         if carry.kind == "follow_up" and surfaces:
             carry = carry.boosted(self.options.carry.graph_boost, surfaces)
         graph_hits = ctx.graph_hits(hops=self.options.graph_hops, limit=self.options.graph_k)

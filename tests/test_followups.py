@@ -77,3 +77,14 @@ def test_a_follow_up_whose_references_were_resolved_lets_the_graph_count_more() 
     assert carry.reason.endswith("the knowledge graph counts 4x for what 'it' refers to")
     assert carry.to_dict()["graph_boost"] == 4.0
     assert decide("how do I fix it?", ["my camera shows E-57"], _known).graph_boost == 1.0
+
+
+def test_a_reference_the_context_resolved_is_not_off_topic_even_with_an_unknown_word() -> None:
+    def known(term: str) -> bool:
+        return term != "break"  # the knowledge base never says "break"
+
+    alone = decide("will that break the router?", ["three short beeps"], known)
+    assert alone.off_topic and not alone.texts
+    carry = decide("will that break the router?", ["three short beeps"], known, refers_to="that")
+    assert not carry.off_topic and carry.kind == "follow_up"
+    assert carry.texts == (("three short beeps", 0.6),) and carry.unknown_terms == ("break",)
