@@ -1,7 +1,8 @@
 """Multi-turn benchmark: does conversation context retrieve better than the last message alone?
 
-Ingests the sample KB (`data/kb`) into a temporary data dir (Milvus Lite; without ImageBind weights
-dense retrieval is OFF, so this measures BM25 + the knowledge graph) and runs every case of
+Ingests the sample KB (`data/kb`) into a temporary data dir (Milvus Lite; without ImageBind weights its
+cross-modal channel is OFF, so this measures the text embedder, BM25, the knowledge graph and the
+carried questions of `chatbot.followups`) and runs every case of
 `data/eval/conversations.jsonl` through the conversation engine two ways:
 
 * `context`: the case's history turns (text, screenshots, voice notes) and then the final turn,
@@ -106,7 +107,7 @@ def main() -> int:
     started = time.perf_counter()
     result = run(args.kb, args.queries, show_cases=args.cases)
     elapsed = time.perf_counter() - started
-    print(f"bench: total {elapsed:.1f} s (dense retrieval OFF without ImageBind weights)")
+    print(f"bench: total {elapsed:.1f} s (ImageBind's cross-modal channel OFF without its weights)")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
