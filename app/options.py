@@ -8,6 +8,9 @@ Sections and the records they set:
 | abstention   | `chatbot.abstention.AbstentionPolicy`   | abstention.min_coverage=0.6   |
 | context      | `knowledge_graph.context.ContextOptions`| context.decay=0.5             |
 | sessions     | `chatbot.sessions.SessionLimits`        | sessions.max_turns=30         |
+| carry        | `chatbot.followups.CarryOptions`        | carry.enabled=false           |
+| fusion       | `retrieval.fusion.FusionWeights`        | fusion.bm25=0.1               |
+| retrieval    | `retrieval.retriever.RetrievalOptions`  | retrieval.spelling=false      |
 
 Values are converted to the field's type (int, float, bool); an unknown section or key, or a value of
 the wrong type, is a `ConfigError` that lists what is accepted. Each record validates itself.
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core.config import Settings
 from core.errors import ConfigError
 from retrieval.fusion import TUNED, FusionWeights
+from retrieval.retriever import RetrievalOptions
 
 if TYPE_CHECKING:
     from chatbot.engine import EngineOptions
@@ -113,3 +117,8 @@ def engine_options(settings: Settings, base: EngineOptions | None = None) -> Eng
 def fusion_weights(settings: Settings, base: FusionWeights = TUNED) -> FusionWeights:
     """The retriever's fusion weights: `base` with the `fusion.*` overrides of `settings.tuning`."""
     return _apply(base, overrides(settings).get("fusion", {}))
+
+
+def retrieval_options(settings: Settings) -> RetrievalOptions:
+    """The retriever's options with the `retrieval.*` overrides of `settings.tuning`."""
+    return _apply(RetrievalOptions(), overrides(settings).get("retrieval", {}))

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from app import reduced
-from app.options import fusion_weights
+from app.options import fusion_weights, retrieval_options
 from core.config import Settings
 from core.models import ModelChoice
 from retrieval.embedders.factory import make_embedder, make_text_embedder
@@ -155,7 +155,10 @@ class Runtime:
             text = None
             note = f"{note}; {TEXT_DENSE_OFF_KB}" if note else TEXT_DENSE_OFF_KB
         weights = fusion_weights(self.settings)
-        return Retriever(self.store, embedder, dense_note=note, text_embedder=text, weights=weights)
+        spelling = retrieval_options(self.settings).spelling
+        return Retriever(
+            self.store, embedder, dense_note=note, text_embedder=text, weights=weights, spelling=spelling
+        )
 
     def engine(
         self,

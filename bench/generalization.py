@@ -8,7 +8,7 @@ Every case runs through the conversation engine as `supportbot eval` runs it (ex
 no ImageBind), once per mode:
 
 * `before`: the behaviour before issue 10 — no text embedder, plain RRF (every source weight 1),
-  no carry-over of earlier questions, abstention on term coverage only;
+  no carry-over of earlier questions, no reading of misspellings, abstention on term coverage only;
 * `after`: the defaults (text embedder, weights chosen on dev, carry-over, calibrated abstention).
 
     python bench/generalization.py [--split test|dev] [--per-intent 6] [--seed 13] [--tune]
@@ -48,6 +48,7 @@ BEFORE = (
     "fusion.graph_new=1",
     "carry.enabled=false",
     "abstention.use_similarity=false",
+    "retrieval.spelling=false",
 )
 MODES: dict[str, dict[str, Any]] = {
     "before": {"text_embedder": "none", "tuning": BEFORE},

@@ -99,7 +99,14 @@ def tune(
     plain = next(r for r in rows if r[2] == FusionWeights.equal())
     print(f"  plain RRF: {plain[0]:.4f} {[round(x, 3) for x in plain[1]]}")
     if out is not None:
-        out.write_text(json.dumps(features, indent=1), encoding="utf-8")
+        hits = {
+            name: [
+                ([(d, m, {n: [s.rank, s.score] for n, s in src.items()}) for d, m, src in h], e, t)
+                for h, e, t in runs
+            ]
+            for name, runs in recorded.items()
+        }
+        out.write_text(json.dumps({"abstention": features, "hits": hits}), encoding="utf-8")
     _thresholds(features)
 
 

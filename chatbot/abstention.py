@@ -62,8 +62,8 @@ class AbstentionPolicy:
 
     min_coverage: float = 0.55
     min_dense: float = 0.35
-    min_similarity: float = 0.32
-    unknown_penalty: float = 0.3
+    min_similarity: float = 0.45
+    unknown_penalty: float = 0.0
     unknown_coverage_penalty: float = 0.4
     use_similarity: bool = True
     min_asr: float = LOW_ASR_CONFIDENCE

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from core.config import Limits
 from core.errors import ConfigError, InputError, StoreError
 from core.types import Chunk, Record, Waveform
-from retrieval import injection, sounds
+from retrieval import injection, sounds, text_index
 from retrieval.documents.loaders import load_chunks
 from retrieval.documents.walk import KBFile, discover
 from retrieval.embedders.protocol import Embedder, TextEmbedder
@@ -146,7 +146,8 @@ class Ingestor:
         shared = None if self.embedder is None else f"{self.embedder.name}/{self.embedder.dim}"
         if self.text_embedder is None:
             return shared
-        return f"{shared or 'none'}+text:{self.text_embedder.name}/{self.text_embedder.dim}"
+        text = f"{self.text_embedder.name}/{self.text_embedder.dim}/{text_index.RECIPE}"
+        return f"{shared or 'none'}+text:{text}"
 
     def run(self, kb_root: Path) -> IngestReport:
         if not kb_root.is_dir():
@@ -309,11 +310,12 @@ class Ingestor:
         return [Record(c, v, t) for c, v, t in zip(chunks, vectors, texts, strict=True)]
 
     def _embed_texts(self, chunks: list[Chunk]) -> list[np.ndarray | None]:
-        """The text embedder's vector of each chunk's whole text (title and heading path first, then
-        the body; captions with OCR text or the sound pattern for media), cut at the model's limit."""
+        """The text embedder's vector of each chunk: its whole text (title and heading path first, then
+        the body; captions with OCR text or the sound pattern for media) blended with its heading
+        (`retrieval.text_index`)."""
         if self.text_embedder is None:
             return [None] * len(chunks)
-        out = _call(self.text_embedder.embed_text, [c.text for c in chunks])
+        out = text_index.chunk_vectors(self.text_embedder, chunks)
         return [out[i] for i in range(len(chunks))]
 
     def _decode(self, chunk: Chunk) -> object:

@@ -81,6 +81,14 @@ class Query:
 
 
 @dataclass(frozen=True)
+class RetrievalOptions:
+    """`spelling`: search with customers' misspellings of knowledge-base words read as those words
+    (`retrieval.spelling`); False searches the words as typed (the behaviour before issue 10)."""
+
+    spelling: bool = True
+
+
+@dataclass(frozen=True)
 class RetrievalResult:
     """Hits best first, plus what the trace needs: which sources ran and how long each stage took.
     `dense` says whether ImageBind's shared space was searched; `dense_models` names the model behind
@@ -116,6 +124,7 @@ class Retriever:
         dense_note: str | None = None,
         text_embedder: TextEmbedder | None = None,
         weights: FusionWeights = TUNED,
+        spelling: bool = True,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -124,6 +133,7 @@ class Retriever:
         self.weights = weights
         self._known: dict[str, bool] = {}
         self.speller = Speller(self.knows)  # which unknown words misspell the knowledge base's
+        self.spelling = spelling  # search with those misspellings read as the words they misspell
 
     def search(
         self,
@@ -137,6 +147,7 @@ class Retriever:
             raise InputError("empty query: give some text, an image or an audio clip")
         timings: dict[str, float] = {}
         notes: list[str] = []
+        query = self._spelled(query, notes)
         started = time.perf_counter()
         dense = self._sentence_queries(query) + self._shared_queries(query)
         if dense:
@@ -166,6 +177,18 @@ class Retriever:
             tuple(linked),
             self.dense_models(),
         )
+
+    def _spelled(self, query: Query, notes: list[str]) -> Query:
+        """The query with misspellings of knowledge-base words read as those words (noted for the
+        trace): "shippinh" finds the shipping page in full text and in the text embedder alike."""
+        if not self.spelling or not query.text.strip():
+            return query
+        text = self.speller.correct(query.text)
+        if text == query.text:
+            return query
+        notes.append(f"read the question as: {text}")
+        own = query.dense_text if query.dense_text is not None else None
+        return replace(query, text=text, dense_text=None if own is None else self.speller.correct(own))
 
     def knows(self, term: str) -> bool:
         """Whether any chunk of the knowledge base contains the (normalised) full-text `term`."""

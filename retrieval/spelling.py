@@ -11,6 +11,7 @@ the bundled text embedder's WordPiece vocabulary (all-MiniLM-L6-v2 from `gt-all-
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -20,6 +21,7 @@ from core import textnorm
 
 MIN_TYPO_CHARS = 4  # shorter words have too many one-typo neighbours to guess from
 MIN_PART_CHARS = 2
+_WORD = re.compile(r"[A-Za-z]+")
 
 
 @lru_cache(maxsize=1)
@@ -94,3 +96,8 @@ class Speller:
             if head in self.words and tail in self.words and self._uses(f"{head} {tail}"):
                 return f"{head} {tail}"
         return None
+
+    def correct(self, text: str) -> str:
+        """`text` with each misspelling of a knowledge-base word replaced by that word (for search:
+        "shippinh to Valencia" -> "shipping to Valencia"); everything else as it was."""
+        return _WORD.sub(lambda m: self.reading(m.group(0)) or m.group(0), text)

