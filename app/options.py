@@ -48,6 +48,7 @@ def sections() -> dict[str, type]:
         "sessions": SessionLimits,
         "carry": CarryOptions,
         "fusion": FusionWeights,
+        "retrieval": RetrievalOptions,
     }
 
 

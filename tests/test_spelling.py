@@ -55,3 +55,11 @@ def test_correct_rewrites_only_the_misspellings() -> None:
 
 def test_a_form_of_a_knowledge_base_word_is_not_a_misspelling() -> None:
     assert _speller().reading("cancels") is None, "not in the word list, but the KB uses 'cancel'"
+
+
+def test_reading_misspellings_is_an_option() -> None:
+    from app.options import retrieval_options
+    from core.config import Settings
+
+    assert retrieval_options(Settings()).spelling
+    assert not retrieval_options(Settings(tuning=("retrieval.spelling=false",))).spelling
