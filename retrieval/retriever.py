@@ -214,7 +214,8 @@ class Retriever:
         """Adds the `graph` source's weighted share (times `boost`) to the best chunk of each linked
         document; a document no store source found enters at the smaller `graph_new` weight. The
         graph boosts, it does not displace: its share never lifts a hit above one that every store
-        source ranked high and better (`_kept_below`)."""
+        source ranked high and better (`_kept_below`), except for a boosted follow-up, whose "this" or
+        "the same fix" the conversation resolved: there the graph's document for it is what it means."""
         rank_of = {doc.doc_id: (rank, doc.score) for rank, doc in enumerate(linked, start=1)}
         top = max((doc.score for doc in linked), default=0.0)
         best: dict[str, int] = {}
@@ -236,7 +237,8 @@ class Retriever:
             share = self.weights.share("graph", source, top, weight)
             sources = {**hit.sources, "graph": source}
             fused[i] = replace(hit, score=hit.score + share, sources=sources)
-        fused = _kept_below(fused)
+        if boost == 1.0:  # a boosted graph knows what the follow-up's "this" means: it may reorder
+            fused = _kept_below(fused)
         fused.sort(key=lambda h: h.score, reverse=True)
         return fused[:top_k]
 

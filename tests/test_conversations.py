@@ -259,20 +259,7 @@ def _beats(ranked: list[str], alone: list[str], expected: tuple[str, ...]) -> bo
     return any(d in ranked and ranked.index(d) < (alone.index(d) if d in alone else far) for d in expected)
 
 
-# Known regression (issue 10, left open): since chunk vectors blend in their headings
-# (retrieval/text_index.py), the firmware 2.1.7 notes rank above the E-42 article after an E-42 photo.
-# Not strict: MiniLM's float kernels differ between CPUs.
-KNOWN_REGRESSIONS = {"photo-e42-fix-this": "the firmware 2.1.7 notes rank above the E-42 article (2nd)"}
-
-
-def _with_known(case: Case) -> object:
-    if case.id not in KNOWN_REGRESSIONS:
-        return case
-    reason = f"known regression (issue 10): {KNOWN_REGRESSIONS[case.id]}"
-    return pytest.param(case, marks=pytest.mark.xfail(strict=False, reason=reason), id=case.id)
-
-
-@pytest.mark.parametrize("case", [_with_known(c) for c in CASES], ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_follow_up_retrieves_the_right_document(engine: ChatEngine, voice_dir: Path, case: Case) -> None:
     history, last = _converse(engine, case, voice_dir)
     ranked = _ranked(last)
@@ -296,9 +283,6 @@ def test_at_least_eight_cases_show_context_beats_the_last_message() -> None:
     assert all(c.within == 1 for c in CASES if c.id in BEATS)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="known regression (issue 10): " + KNOWN_REGRESSIONS["photo-e42-fix-this"]
-)
 def test_follow_up_trace_explains_the_context(engine: ChatEngine, voice_dir: Path) -> None:
     case = next(c for c in CASES if c.id == "photo-e42-fix-this")
     history, last = _converse(engine, case, voice_dir)
