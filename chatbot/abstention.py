@@ -142,10 +142,14 @@ def _close(a: str, b: str) -> bool:
 
 
 class _Passage:
-    """A hit's vocabulary: its terms, joined neighbouring terms ("wi fi" -> "wifi") and raw words."""
+    """A hit's vocabulary: its terms, joined neighbouring terms ("wi fi" -> "wifi") and raw words.
 
-    def __init__(self, text: str) -> None:
-        tokens = [NUMBERS.get(t, t) for t in textnorm.tokens(text)]
+    `stored` is the store's index terms of `text` (`Hit.terms`, the same `textnorm.tokens` stemmed once
+    at ingestion); without them the text is stemmed here."""
+
+    def __init__(self, text: str, stored: str = "") -> None:
+        raw = stored.split() if stored else textnorm.tokens(text)
+        tokens = [NUMBERS.get(t, t) for t in raw]
         self.terms = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:], strict=False)}
         self.words = {w for w in _WORD.findall(text.lower()) if len(w) >= MIN_FUZZY_CHARS}
 
@@ -179,7 +183,7 @@ def coverage(terms: set[str], hit: Hit) -> float:
     """Share of `terms` found in the hit's text (exact, joined-word or one-typo match)."""
     if not terms:
         return 0.0
-    passage = _Passage(hit.text)
+    passage = _Passage(hit.text, hit.terms)
     return len({t for t in terms if passage.has(t, [t])}) / len(terms)
 
 
@@ -214,7 +218,7 @@ def retrieval_confidence(
     single = 0.0
     joint: set[str] = set()
     for hit in hits[:top]:
-        found = _found(terms, ordered, spellings, _Passage(hit.text))
+        found = _found(terms, ordered, spellings, _Passage(hit.text, hit.terms))
         single = max(single, len(found) / len(terms))
         joint |= found
     return round(max(best, (single + len(joint) / len(terms)) / 2), 4)

@@ -106,6 +106,9 @@ class Hit:
     score: float
     sources: Mapping[str, SourceScore] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # The store's index terms of `text` (`core.textnorm.normalise`, stemmed once at ingestion); "" when
+    # the store did not return them. Abstention reads them instead of stemming every hit again.
+    terms: str = ""
 
     def snippet(self, length: int = 160) -> str:
         flat = " ".join(self.text.split())

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core import textnorm
 from core.types import Chunk, Hit, Modality, Record, SearchFilter
 from retrieval.stores.protocol import DenseQuery, VectorStore
 
@@ -168,6 +169,15 @@ class VectorStoreContract:
         assert hit.metadata["product"] == "routerx"
         assert hit.metadata["title"] == "Title of router-back.png"
         assert hit.id == make_record("router-back.png", 0, "image", "", "", 4).chunk.id
+
+    def test_hits_carry_the_index_terms_of_their_text(self, loaded: VectorStore) -> None:
+        """Stemmed once at ingestion, so abstention need not stem every hit again on each turn."""
+        hits = loaded.hybrid_search(textnorm.normalise("router password"), [], top_k=3)
+        assert hits
+        for hit in hits:
+            assert hit.terms == textnorm.normalise(hit.text)
+        for hit in loaded.document_chunks(["router.md"]) + loaded.first_chunks(["printer.md"]):
+            assert hit.terms == textnorm.normalise(hit.text)
 
     def test_hybrid_fuses_and_reports_every_source(self, loaded: VectorStore) -> None:
         queries = [

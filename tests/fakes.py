@@ -142,7 +142,16 @@ class InMemoryStore:
     def _hit(row: _Row, score: float, sources: Mapping[str, SourceScore]) -> Hit:
         c = row.record.chunk
         return Hit(
-            c.id, c.doc_id, c.chunk_id, c.modality, c.text, c.source, score, dict(sources), row.metadata
+            c.id,
+            c.doc_id,
+            c.chunk_id,
+            c.modality,
+            c.text,
+            c.source,
+            score,
+            dict(sources),
+            row.metadata,
+            " ".join(row.terms),
         )
 
 

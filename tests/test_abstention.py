@@ -24,6 +24,7 @@ from chatbot.abstention import (
 from chatbot.answers.wording import OFFER_BUTTONS
 from chatbot.engine import HANDOFF_MESSAGE, ChatEngine
 from chatbot.generators.composer import ComposerGenerator
+from core import textnorm
 from core.config import Settings
 from core.errors import ConfigError
 from core.types import Hit, SourceScore, Waveform
@@ -206,6 +207,17 @@ def test_filler_typos_hyphens_and_number_words_do_not_count_against_a_question()
         verdict = judge(AbstentionPolicy(), _typed(question), question, [hit])
         assert not verdict.abstain and verdict.confidence == 1.0, (question, terms)
     assert coverage({"coffe", "extend"}, hit) == 0.5
+
+
+def test_coverage_reads_the_stores_index_terms_when_the_hit_has_them() -> None:
+    hit = _hit()
+    terms = {"router", "reset"}
+    assert coverage(terms, replace(hit, text="Photo of a cat", terms="")) == 0.0  # stems the text
+    # the store's terms (stemmed at ingestion) win over the text: no second stemming per turn
+    stored = replace(hit, text="Photo of a cat", terms=textnorm.normalise("reset the router"))
+    assert coverage(terms, stored) == 1.0
+    same = replace(hit, terms=textnorm.normalise(hit.text))
+    assert coverage(terms, same) == coverage(terms, replace(hit, terms=""))
 
 
 def test_a_dense_cosine_can_stand_in_for_term_coverage() -> None:

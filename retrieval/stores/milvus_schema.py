@@ -20,8 +20,8 @@ from core.types import DOC_ID_MAX_BYTES, Hit, Modality, SourceScore
 TEXT_MAX_BYTES = 16384
 SOURCE_MAX_BYTES = 4096
 MIN_SOURCE_LIMIT = 20
-OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata"]
-REQUIRED_FIELDS = {*OUTPUT_FIELDS, "terms", "has_dense", "dense", "sparse"}
+OUTPUT_FIELDS = ["id", "doc_id", "chunk_id", "modality", "text", "source", "metadata", "terms"]
+REQUIRED_FIELDS = {*OUTPUT_FIELDS, "has_dense", "dense", "sparse"}
 TEXT_FIELDS = {"has_text_dense", "text_dense"}
 VECTOR_FIELDS = ("dense", "text_dense")
 
@@ -123,4 +123,5 @@ def hit_from_entity(
         score=score,
         sources=dict(sources),
         metadata=dict(entity.get("metadata") or {}),
+        terms=str(entity.get("terms") or ""),
     )
