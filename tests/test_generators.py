@@ -23,23 +23,9 @@ from chatbot.generators.t5 import T5Generator
 from core.config import Settings
 from core.errors import ConfigError, InputError, ModelMissingError
 from core.types import Hit
-from tests.contract_generator import GeneratorContract
+from tests.contract_generator import RESET, RETURNS, GeneratorContract
 from tests.fakes import ScriptedGenerator
 from tests.tiny_t5 import save_tiny_t5, tiny_tokenizer
-
-RESET = Evidence(
-    1,
-    "manuals/x200.md",
-    "X200 Router > Reset\n\nTo reset the X200 router, hold the reset button for ten seconds. "
-    "The power light blinks amber while the router restarts.",
-    "X200 Router",
-)
-RETURNS = Evidence(
-    2,
-    "policies/returns.md",
-    "Returns are accepted within 30 days of delivery. Refunds are paid to the original payment method.",
-    "Returns policy",
-)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,14 @@ Shared by tests/test_ui_*.py and tests/browser/; nothing here is a test itself.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from app.runtime import Runtime, open_runtime
 from core.config import Settings
@@ -62,3 +67,40 @@ def spoken_wav(path: Path, text: str) -> Path:
     """A voice note made with espeak-ng (16 kHz mono wav)."""
     subprocess.run(["espeak-ng", "-s", "140", "-w", str(path), text], check=True, capture_output=True)
     return path
+
+
+def chat_fn_index(client: httpx.Client) -> int:
+    """The served app's index of its `chat` endpoint (what a raw queue request names)."""
+    config = client.get("/config").json()
+    return next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
+
+
+def raw_chat(
+    client: httpx.Client,
+    session: str,
+    text: str,
+    files: Sequence[dict[str, Any]] = (),
+    *,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """One /chat turn as a raw client makes it (join the queue, read its event stream) on `client`
+    (its cookies are the browser session's); returns the `process_completed` message. The body is
+    ASCII-escaped JSON, as a raw client sends a lone surrogate ("\\ud800")."""
+    body = {
+        "data": [{"text": text, "files": list(files)}, None],
+        "fn_index": chat_fn_index(client),
+        "session_hash": session,
+    }
+    joined = client.post(
+        "/gradio_api/queue/join", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert joined.status_code == 200, joined.text
+    with client.stream(
+        "GET", "/gradio_api/queue/data", params={"session_hash": session}, timeout=timeout
+    ) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message: dict[str, Any] = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError("no result")

@@ -5,7 +5,6 @@ next question is answered) and no KB data lost (the index keeps every chunk)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,36 +14,16 @@ import pytest
 
 from tests import hostile_cases as cases
 from tests.browser.conftest import UPLOAD_LIMIT, Served
+from tests.browser.harness import raw_chat
 
 pytestmark = pytest.mark.slow
 FOLLOW_UP = "how do I return a product for a refund?"
 
 
-def _fn_index(client: httpx.Client) -> int:
-    config = client.get("/config").json()
-    return next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
-
-
 def chat(
     client: httpx.Client, session: str, text: str, files: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    body = {
-        "data": [{"text": text, "files": files or []}, None],
-        "fn_index": _fn_index(client),
-        "session_hash": session,
-    }
-    raw = json.dumps(body)  # ASCII-escaped, as a raw client sends a lone surrogate ("\\ud800")
-    joined = client.post("/gradio_api/queue/join", content=raw, headers={"content-type": "application/json"})
-    assert joined.status_code == 200
-    with client.stream(
-        "GET", "/gradio_api/queue/data", params={"session_hash": session}, timeout=120
-    ) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return message
-    raise AssertionError("no result")
+    return raw_chat(client, session, text, files or [], timeout=120)
 
 
 def outcome(message: dict[str, Any]) -> tuple[bool, str]:

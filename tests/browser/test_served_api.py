@@ -11,7 +11,7 @@ import pytest
 
 from chatbot.traces import TurnFilter
 from tests.browser.conftest import UPLOAD_LIMIT, Served
-from tests.browser.harness import STAFF_PASSWORD, STAFF_USER
+from tests.browser.harness import STAFF_PASSWORD, STAFF_USER, raw_chat
 
 pytestmark = pytest.mark.slow
 
@@ -94,20 +94,9 @@ def test_data_dir_and_outside_files_are_never_served(served: Served) -> None:
 
 
 def _raw_chat(url: str, files: list[dict[str, object]]) -> dict[str, object]:
-    config = httpx.get(url + "/config").json()
-    fn_index = next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
     session = "raw-" + str(abs(hash(json.dumps(files))))
-    body = {"data": [{"text": "x", "files": files}, None], "fn_index": fn_index, "session_hash": session}
-    assert httpx.post(url + "/gradio_api/queue/join", json=body).status_code == 200
-    with httpx.stream(
-        "GET", url + "/gradio_api/queue/data", params={"session_hash": session}, timeout=30
-    ) as s:
-        for line in s.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return message
-    raise AssertionError("no result")
+    with httpx.Client(base_url=url) as client:
+        return raw_chat(client, session, "x", files, timeout=30)
 
 
 def test_a_client_cannot_attach_server_files(served: Served) -> None:

@@ -13,36 +13,17 @@ import httpx
 import pytest
 
 from tests.browser.conftest import Served
+from tests.browser.harness import raw_chat
 
 pytestmark = pytest.mark.slow
 SHOT = Path("screenshots") / "e42_mesh_link.png"
-
-
-def _fn_index(client: httpx.Client) -> int:
-    config = client.get("/config").json()
-    return next(i for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
 
 
 def chat(
     client: httpx.Client, text: str, files: list[dict[str, Any]] | None = None, session: str | None = None
 ) -> dict[str, Any]:
     """One raw /chat turn through the queue; returns the completion message."""
-    session = session or uuid.uuid4().hex
-    body = {
-        "data": [{"text": text, "files": files or []}, None],
-        "fn_index": _fn_index(client),
-        "session_hash": session,
-    }
-    assert client.post("/gradio_api/queue/join", json=body).status_code == 200
-    with client.stream(
-        "GET", "/gradio_api/queue/data", params={"session_hash": session}, timeout=60
-    ) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return message
-    raise AssertionError("no result")
+    return raw_chat(client, session or uuid.uuid4().hex, text, files or [], timeout=60)
 
 
 def upload(client: httpx.Client, path: Path) -> str:
