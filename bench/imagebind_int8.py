@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import resource
 import statistics
 import sys
 import time
@@ -43,14 +42,10 @@ TEXTS = (
 
 
 def rss_gib() -> float:
-    """This process's resident memory now (GiB), from /proc; the peak where /proc is absent."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    """This process's resident memory now (GiB; `bench.load.rss_mb` reads it from /proc)."""
+    from bench.load import rss_mb
+
+    return rss_mb() / 1024
 
 
 def weight_gib(model: Any) -> float:
