@@ -146,6 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     _readers(ev)
     _generators(ev)
 
+    cal = sub.add_parser(
+        "calibrate", help="fit this KB's abstention thresholds on your own customers' questions (JSONL cases)"
+    )
+    cal.add_argument("cases", type=Path, help="JSONL cases: answerable (or with expected docs) and not")
+    cal.add_argument(
+        "--max-false-answer",
+        type=float,
+        default=0.05,
+        help="most out-of-scope questions allowed an answer (default 0.05)",
+    )
+    cal.add_argument(
+        "--no-off-topic",
+        action="store_true",
+        help="only your cases: leave out the bundled general (weather, recipes, ...) questions",
+    )
+    cal.add_argument("--dry-run", action="store_true", help="print the thresholds, do not save them")
+    _common(cal)
+    _readers(cal)
+
     demo = sub.add_parser("demo", help="ingest the bundled sample KB (data/kb), then serve the web app on it")
     _listen(demo)
     _common(demo)
@@ -296,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.evaluate(
                 settings, args.kb, args.queries, out=args.out, temp_data=args.data_dir is None
             )
+        if args.command == "calibrate":
+            from app.calibrate_cmd import run as calibrate
+
+            return calibrate(settings, args)
         if args.command == "demo":
             return commands.demo(settings, host=args.host, port=args.port)
         if args.command == "serve":

@@ -164,10 +164,15 @@ class Runtime:
         self,
         generator: Generator | None = None,
         options: EngineOptions | None = None,
+        traces: TraceStore | None = None,
     ) -> ChatEngine:
         """The conversation engine over this runtime; loads the generator the reduced-mode rule
-        picks (the configured one, or with --allow-missing-models the offline composer), once."""
-        if self._engine is None or generator is not None or options is not None:
+        picks (the configured one, or with --allow-missing-models the offline composer), once.
+        Without `options` the abstention thresholds are this KB's calibration (`supportbot
+        calibrate`) when it has one; `--set` overrides apply on top either way. `traces`: another
+        trace store than the data dir's (calibration keeps its questions out of the staff console)."""
+        if self._engine is None or generator is not None or options is not None or traces is not None:
+            from app.calibration_state import calibrated_options
             from app.options import engine_options
             from chatbot.engine import ChatEngine
             from chatbot.generators.factory import make_generator
@@ -176,16 +181,19 @@ class Runtime:
                 self._decide(reduced.ANSWERS)
                 generator = make_generator(self.settings)
                 generator.load()
-            options = engine_options(self.settings, options)
-            self._engine = ChatEngine(
+            options = engine_options(self.settings, options or calibrated_options(self.settings))
+            engine = ChatEngine(
                 self.input_reader(),
                 self.retriever(),
                 self.graph(),
                 generator,
-                self.traces,
+                traces or self.traces,
                 options,
                 models=tuple(self.choices.values()),
             )
+            if traces is not None:
+                return engine
+            self._engine = engine
         return self._engine
 
     def ingest(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from app.calibrate_cmd import calibrate
 from app.commands import replay_case
 from app.runtime import open_runtime
 from bench import generalization_data as data
@@ -123,11 +124,17 @@ def run_kb(
     sets: Sequence[tuple[str, Path]],
     settings: Settings,
     visit: Callable[[ChatEngine, str, list[EvalCase], dict[str, Any]], None] | None = None,
+    calibrate_on: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Ingests `kb` once, then runs each named case file through one engine."""
+    """Ingests `kb` once, calibrates its abstention on `calibrate_on` (the dev split's questions, as
+    `supportbot calibrate` does), then runs each named case file through one engine."""
     results: dict[str, dict[str, Any]] = {}
     with open_runtime(settings, rebuild_outdated=True) as runtime:
         runtime.ingest(kb, progress=False)
+    if calibrate_on is not None:
+        fitted = calibrate(settings, calibrate_on)
+        results["calibration"] = {"thresholds": fitted.summary(), "dropped": list(fitted.dropped)}
+    with open_runtime(settings) as runtime:
         engine = runtime.engine()
         for name, path in sets:
             cases = load_cases(path)
@@ -162,6 +169,14 @@ def build(
     return out
 
 
+def calibration_sets(root: Path, per_intent: int, seed: int) -> dict[str, Path]:
+    """KB name -> the dev split's in-scope and out-of-scope questions its abstention is calibrated on
+    (the Bitext pages are the same in both splits; ABCD and the sample KB keep the default thresholds)."""
+    _, sets = data.bitext(root / "calibration", "dev", per_intent, seed)
+    scope = next(s for s in sets if s.name == "abstention")
+    return {"bitext": data.write_cases(root / "calibration" / "abstention.jsonl", scope.cases)}
+
+
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     keys = ("n", "hit@1", "hit@5", "mrr", "follow_up_hit@1", "abstention_accuracy", "false_answer", "p95_ms")
     lines = [f"{'set':<20} {'mode':<7} " + " ".join(f"{k:>10}" for k in keys)]
@@ -193,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--tune", action="store_true", help="dev split: grid-search weights and thresholds")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON results here")
+    parser.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="'after' with the default abstention thresholds on every KB (no per-KB calibration)",
+    )
     args = parser.parse_args(argv)
     if not data.BITEXT_CSV.is_file() or not (data.ABCD_DIR / "guidelines.json").is_file():
         print(f"outside eval data not found under {data.SHARED} (the team's ../shared/eval)", file=sys.stderr)
@@ -207,11 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             tune(kbs, lambda i, extra: _settings(root / f"tune-{i}", "after", extra), run_kb, args.out)
             return 0
         results: dict[str, dict[str, dict[str, Any]]] = {}
+        calibration = {} if args.no_calibration else calibration_sets(root, args.per_intent, args.seed)
         for mode in args.modes.split(","):
             results[mode] = {}
             for i, (kb, sets) in enumerate(kbs):
                 extra = args.extra if mode == "after" else ()
-                results[mode].update(run_kb(kb, sets, _settings(root / f"{mode}-{i}", mode, extra)))
+                on = calibration.get(kb.name) if mode == "after" else None
+                found = run_kb(kb, sets, _settings(root / f"{mode}-{i}", mode, extra), calibrate_on=on)
+                if "calibration" in found:
+                    print(f"{kb.name} abstention calibrated on the dev split: {found.pop('calibration')}")
+                results[mode].update(found)
     print(f"split {args.split}, seed {args.seed}, {time.perf_counter() - started:.0f} s")
     print(table(results))
     if args.out:

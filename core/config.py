@@ -131,6 +131,11 @@ class Settings:
     def traces_path(self) -> Path:
         return self.data_dir / "traces.sqlite"
 
+    @property
+    def calibration_path(self) -> Path:
+        """Abstention thresholds calibrated on this knowledge base (`supportbot calibrate`)."""
+        return self.data_dir / "abstention.json"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults < environment < explicit overrides (flags). `None` overrides are ignored."""

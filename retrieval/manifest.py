@@ -109,6 +109,13 @@ class Manifest:
             ) from exc
         return cls(path, entries)
 
+    def fingerprint(self) -> str:
+        """One hash of every ingested file's path and content hash: what the KB was at a moment."""
+        digest = hashlib.sha256()
+        for rel, entry in sorted(self.entries.items()):
+            digest.update(f"{rel}\0{entry.sha256}\n".encode())
+        return digest.hexdigest()[:16]
+
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
