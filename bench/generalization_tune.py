@@ -49,7 +49,7 @@ def _grid() -> list[FusionWeights]:
     out = [
         FusionWeights("score", bm25=b, sentence=1.0, graph=g, graph_new=n, media_prior=m)
         for b, g, n, m in itertools.product(
-            (0.0, 0.05, 0.1, 0.2, 0.3), (0.0, 0.05, 0.1, 0.2), (0.0, 0.05, 0.1), (0.9, 0.98)
+            (0.0, 0.05, 0.07, 0.1, 0.2, 0.3), (0.0, 0.05, 0.1, 0.2), (0.0, 0.05, 0.1), (0.7, 0.8, 0.9, 0.98)
         )
     ]
     out += [
