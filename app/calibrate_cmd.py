@@ -1,8 +1,9 @@
 """`supportbot calibrate CASES.jsonl`: this knowledge base's abstention thresholds, from its own questions.
 
 Runs every case (and, unless `--no-off-topic`, the general questions of `chatbot.off_topic`) through
-the conversation engine once, with the default thresholds and a throw-away trace store (the staff
-console never sees calibration questions), fits the thresholds (`chatbot.calibration.fit`) and
+the conversation engine once, with the default thresholds, the offline composer (the verdict comes
+before any answer, so no T5 time is spent) and a throw-away trace store (the staff console never
+sees calibration questions), fits the thresholds (`chatbot.calibration.fit`) and
 saves them in the data dir, where every later engine of this data dir applies them
 (`app.calibration_state`).
 """
@@ -36,10 +37,12 @@ def calibrate(
     dry_run: bool = False,
 ) -> Calibration:
     """Fits and (unless `dry_run`) saves this data dir's thresholds; returns what was fitted."""
+    from app import reduced
     from app.commands import announce
     from app.runtime import open_runtime
     from chatbot.calibration import fit, observation, save
     from chatbot.engine import EngineOptions
+    from chatbot.generators.factory import make_generator
     from chatbot.off_topic import OFF_TOPIC
     from chatbot.traces import TraceStore
     from retrieval.evaluation import EvalCase, load_cases
@@ -54,11 +57,13 @@ def calibrate(
         tempfile.TemporaryDirectory(prefix="supportbot-calibrate-") as tmp,
         open_runtime(settings) as runtime,
     ):
-        announce(runtime)
+        announce(runtime, (reduced.CROSS_MODAL, reduced.TEXT, reduced.SPEECH, reduced.OCR))
         traces = TraceStore(Path(tmp) / "traces.sqlite")
         traces.open()
+        composer = make_generator(settings, "composer")  # abstention is judged before any answer
+        composer.load()
         try:
-            engine = runtime.engine(options=EngineOptions(), traces=traces)
+            engine = runtime.engine(composer, EngineOptions(), traces)
             seen = [
                 observation(case.text, _in_scope(case), engine.replay(case).trace.abstention)
                 for case in cases

@@ -46,6 +46,12 @@ def announce(runtime: Runtime, roles: tuple[str, ...] = reduced.ALL_ROLES) -> No
     line = runtime.prepare(roles)
     if line:
         _err(f"note: {line}")
+    if reduced.ANSWERS in roles:
+        from app.calibration_state import calibration_note
+
+        calibrated = calibration_note(runtime.settings)
+        if calibrated:
+            _err(f"note: {calibrated}")
 
 
 def ingest(settings: Settings, kb_dir: Path, *, progress: bool = True) -> int:

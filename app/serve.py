@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app import reduced
+from app.calibration_state import calibration_note
 from app.runtime import Runtime, open_runtime
 from chatbot.answers.wording import PUBLIC_QUOTED
 from chatbot.engine import ChatEngine
@@ -62,6 +63,9 @@ def open_engine(runtime: Runtime) -> tuple[ChatEngine, list[str]]:
     line = runtime.prepare()
     if line:
         print(f"note: {line}", file=sys.stderr)
+    calibrated = calibration_note(runtime.settings)
+    if calibrated:
+        print(f"note: {calibrated}", file=sys.stderr)
     engine = runtime.engine()
     notices: list[str] = []
     answers = runtime.choices[reduced.ANSWERS]

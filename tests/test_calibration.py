@@ -19,7 +19,7 @@ from chatbot.calibration import Calibration, Observation, Thresholds, fit, load,
 from chatbot.off_topic import OFF_TOPIC
 from core.config import Settings
 from core.errors import ConfigError
-from tests.fakes import MemoryStores
+from tests.fakes import MemoryStores, fake_runtime
 
 
 def _obs(sim: float, in_scope: bool, cov: float = 0.0, unk: float = 0.0, **kw: bool) -> Observation:
@@ -147,6 +147,12 @@ def test_calibrate_command_saves_thresholds_the_engine_then_uses(
     settings = Settings(data_dir=data, allow_missing_models=True)
     options = calibrated_options(settings)
     assert options is not None and options.policy.min_similarity == saved.thresholds.min_similarity
+    with fake_runtime(settings) as runtime:  # every engine of the data dir judges with them
+        policy = runtime.engine().options.policy
+    assert (policy.min_coverage, policy.min_similarity) == (
+        saved.thresholds.min_coverage,
+        saved.thresholds.min_similarity,
+    )
     traces = data / "traces.sqlite"
     if traces.exists():  # calibration questions never reach the staff console
         with sqlite3.connect(traces) as db:
