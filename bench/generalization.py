@@ -9,7 +9,10 @@ no ImageBind), once per mode:
 
 * `before`: the behaviour before issue 10 — no text embedder, plain RRF (every source weight 1),
   no carry-over of earlier questions, no reading of misspellings, abstention on term coverage only;
-* `after`: the defaults (text embedder, weights chosen on dev, carry-over, calibrated abstention).
+* `after`: the defaults (text embedder, weights chosen on dev, carry-over, the default abstention
+  thresholds), except that the Bitext KB's abstention is calibrated as `supportbot calibrate` does it,
+  on the *dev* split's in-scope and out-of-scope questions (plus the bundled general ones), before the
+  split asked is scored; `--no-calibration` keeps the default thresholds there too.
 
     python bench/generalization.py [--split test|dev] [--per-intent 6] [--seed 13] [--tune]
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from chatbot.calibration import FALSE_ANSWER_COST, Observation, Thresholds
 from chatbot.engine import ChatEngine
 from core.config import Settings
 from core.types import SourceScore
@@ -114,8 +115,17 @@ def _rule_rows(
     features: dict[str, tuple[float, float, float, bool, bool]],
 ) -> list[tuple[float, float, float, float, float, dict[str, tuple[float, float]]]]:
     """(cost, coverage, similarity, penalty, coverage penalty, {set: (accuracy, false-answer rate)}) per
-    threshold setting, only where every set keeps false answers <= 5 %."""
+    threshold setting, only where every set keeps false answers <= 5 %. The rule is the engine's, as
+    `chatbot.calibration.Thresholds.answers` states it."""
     sets = sorted({k.split(":", 1)[0] for k, v in features.items() if not v[-1]})  # sets with out-of-scope
+    seen = {
+        name: [
+            Observation(k, ans, c, s, u, early)
+            for k, (c, s, u, early, ans) in features.items()
+            if k.split(":", 1)[0] == name
+        ]
+        for name in sets
+    }
     rows = []
     grid = itertools.product(
         (0.55, 0.6, 0.7),
@@ -124,17 +134,15 @@ def _rule_rows(
         (0.0, 0.2, 0.4, 0.6),
     )
     for cov, sim, pen, cpen in grid:
+        rule = Thresholds(cov, sim, pen, cpen)
         cost, per_set, ok = 0.0, {}, True
         for name in sets:
-            own = [v for k, v in features.items() if k.split(":", 1)[0] == name]
-            answered = [
-                (not early) and (c >= cov + cpen * u or s >= sim + pen * u) for c, s, u, early, _ in own
-            ]
-            fa = sum(a and not ans for a, (*_, ans) in zip(answered, own, strict=True))
-            fr = sum(not a and ans for a, (*_, ans) in zip(answered, own, strict=True))
-            n_out = sum(not ans for *_, ans in own) or 1
+            own = seen[name]
+            fa = sum(rule.answers(o) and not o.in_scope for o in own)
+            fr = sum(not rule.answers(o) and o.in_scope for o in own)
+            n_out = sum(not o.in_scope for o in own) or 1
             ok = ok and fa / n_out <= 0.05
-            cost += 3 * fa + fr
+            cost += FALSE_ANSWER_COST * fa + fr
             per_set[name] = (round(1 - (fa + fr) / len(own), 3), round(fa / n_out, 3))
         if ok:
             rows.append((cost, cov, sim, pen, cpen, per_set))
