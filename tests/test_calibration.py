@@ -173,3 +173,33 @@ def test_calibrate_needs_an_ingested_kb(tmp_path: Path, capsys: pytest.CaptureFi
     cases.write_text(json.dumps({"id": "a", "text": "refund?", "answerable": True}), encoding="utf-8")
     code = main(["calibrate", str(cases), "--data-dir", str(tmp_path / "empty"), "--allow-missing-models"])
     assert code == 1 and "supportbot ingest" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # real Milvus Lite: ingest, calibrate, then eval on the same data dir uses the thresholds
+@pytest.mark.usefixtures("empty_model_dir")
+def test_calibrate_then_eval_on_real_milvus_lite(
+    tmp_path: Path, kb: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    common = ["--data-dir", str(data), "--allow-missing-models"]
+    assert main(["ingest", str(kb), *common, "--no-progress"]) == 0
+    cases = tmp_path / "cases.jsonl"
+    rows = [
+        {"id": "a", "text": "i want my money back", "expected": ["refunds.md"], "answerable": True},
+        {"id": "b", "text": "stop my purchase please", "expected": ["cancel.md"], "answerable": True},
+        {"id": "c", "text": "where is the bill for my order", "expected": ["invoice.md"], "answerable": True},
+        {"id": "d", "text": "send it to my new flat", "expected": ["address.md"], "answerable": True},
+        {"id": "e", "text": "what's a good name for a parrot?", "expected": [], "answerable": False},
+    ]
+    cases.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert main(["calibrate", str(cases), *common]) == 0
+    saved = load(data / "abstention.json")
+    assert saved is not None and saved.met and saved.false_answer <= 0.05
+    capsys.readouterr()
+    out_file = tmp_path / "report.json"
+    code = main(["eval", "--kb", str(kb), "--queries", str(cases), "--out", str(out_file), *common])
+    _, err = capsys.readouterr()
+    assert code == 0 and "abstention thresholds calibrated" in err
+    report = json.loads(out_file.read_text())
+    parrot = next(c for c in report["cases"] if c["id"] == "e")
+    assert parrot["abstained"] is True
