@@ -2,7 +2,8 @@
 
 Sets (built by `bench/generalization_data.py` from `../shared/eval`, split dev/test by `--seed`):
 Bitext one-answer FAQ pages (typed questions from other rows), generic follow-ups after a Bitext
-question, abstention over in-scope Bitext and out-of-scope questions, the ABCD guidelines as a KB;
+question, abstention over in-scope Bitext and out-of-scope questions, the ABCD guidelines as a KB (with
+its own abstention set: its questions and the same out-of-scope ones);
 plus the sample KB's typed questions (`data/eval/queries.jsonl`, the product's own set, unsplit).
 Every case runs through the conversation engine as `supportbot eval` runs it (extractive answers,
 no ImageBind), once per mode:
@@ -18,7 +19,7 @@ no ImageBind), once per mode:
 
 `--tune` (dev only) grid-searches the fusion weights and abstention thresholds and prints the best.
 On this 2-core machine a test run takes a few minutes (162 typed, 54 follow-up, 182 abstention,
-~35 ABCD and 60 sample-KB cases per mode).
+~30 ABCD, ~50 ABCD abstention and 60 sample-KB cases per mode).
 """
 
 from __future__ import annotations
@@ -174,10 +175,15 @@ def build(
 
 def calibration_sets(root: Path, per_intent: int, seed: int) -> dict[str, Path]:
     """KB name -> the dev split's in-scope and out-of-scope questions its abstention is calibrated on
-    (the Bitext pages are the same in both splits; ABCD and the sample KB keep the default thresholds)."""
-    _, sets = data.bitext(root / "calibration", "dev", per_intent, seed)
-    scope = next(s for s in sets if s.name == "abstention")
-    return {"bitext": data.write_cases(root / "calibration" / "abstention.jsonl", scope.cases)}
+    (the pages are the same in both splits; the sample KB keeps the default thresholds)."""
+    out: dict[str, Path] = {}
+    for kb, sets in (
+        data.bitext(root / "calibration", "dev", per_intent, seed),
+        data.abcd(root / "calibration", "dev", seed),
+    ):
+        scope = next(s for s in sets if "abstention" in s.name)
+        out[kb.name] = data.write_cases(root / "calibration" / f"{kb.name}-scope.jsonl", scope.cases)
+    return out
 
 
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:

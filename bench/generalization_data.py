@@ -10,7 +10,8 @@
   the in-scope Bitext questions they score abstention.
 * ABCD guidelines: one page per flow (its description and every sub-flow's agent steps); questions are
   the ontology's sub-flow names as a customer would say them and the sample dialogues' first customer
-  messages, expected to find their flow's page.
+  messages, expected to find their flow's page; with the split's out-of-scope questions (the same half
+  as Bitext's) they score ABCD's abstention.
 The data is read in place from `../shared/eval`, never copied into the repository.
 """
 
@@ -116,6 +117,14 @@ def _halves(items: list[Any], rng: random.Random) -> tuple[list[Any], list[Any]]
     return items[::2], items[1::2]
 
 
+def _written(rng: random.Random, split: str) -> tuple[list[str], list[str]]:
+    """`split`'s half of the follow-up phrasings and of the out-of-scope questions (drawn in this order
+    from `rng`, so every KB's out-of-scope questions of a split are the same half)."""
+    phrases = dict(zip(("dev", "test"), _halves(list(FOLLOW_UPS), rng), strict=True))[split]
+    outside = dict(zip(("dev", "test"), _halves(list(OUT_OF_SCOPE), rng), strict=True))[split]
+    return phrases, outside
+
+
 def bitext(out: Path, split: str, per_intent: int, seed: int) -> tuple[Path, list[CaseSet]]:
     """Bitext FAQ pages in `out/bitext`, with typed, follow-up and out-of-scope case sets for `split`."""
     rows = list(csv.DictReader(BITEXT_CSV.open(encoding="utf-8")))
@@ -128,8 +137,7 @@ def bitext(out: Path, split: str, per_intent: int, seed: int) -> tuple[Path, lis
     typed = CaseSet("bitext typed", "bitext")
     follow = CaseSet("bitext follow-ups", "bitext")
     scope = CaseSet("abstention", "bitext")
-    phrases = dict(zip(("dev", "test"), _halves(list(FOLLOW_UPS), rng), strict=True))[split]
-    outside = dict(zip(("dev", "test"), _halves(list(OUT_OF_SCOPE), rng), strict=True))[split]
+    phrases, outside = _written(rng, split)
     for intent, items in sorted(by_intent.items()):
         rng.shuffle(items)
         page, rest = items[0], items[1:]
@@ -194,10 +202,15 @@ def abcd(out: Path, split: str, seed: int) -> tuple[Path, list[CaseSet]]:
     rng = random.Random(seed)
     chosen = dict(zip(("dev", "test"), _halves(cases, rng), strict=True))[split]
     out_set = CaseSet("abcd guidelines", "abcd")
+    scope = CaseSet("abcd abstention", "abcd")
     for c in chosen:
         if c["flow"] in doc_of:
             out_set.cases.append({"id": c["id"], "text": c["text"], "expected": [doc_of[c["flow"]]]})
-    return kb, [out_set]
+            scope.cases.append({**out_set.cases[-1], "answerable": True})
+    _, outside = _written(random.Random(seed), split)
+    for i, text in enumerate(outside):
+        scope.cases.append({"id": f"outside-{i}", "text": text, "expected": [], "answerable": False})
+    return kb, [out_set, scope]
 
 
 def write_cases(path: Path, cases: list[dict[str, Any]]) -> Path:
