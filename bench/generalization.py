@@ -110,7 +110,7 @@ def _summary(report: EvalReport) -> dict[str, Any]:
     return out
 
 
-def _settings(data_dir: Path, mode: str, extra: Sequence[str]) -> Settings:
+def mode_settings(data_dir: Path, mode: str, extra: Sequence[str]) -> Settings:
     values = dict(MODES[mode])
     tuning = tuple(values.pop("tuning", ())) + tuple(extra)
     return Settings(
@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tune:
             from bench.generalization_tune import tune
 
-            tune(kbs, lambda i, extra: _settings(root / f"tune-{i}", "after", extra), run_kb, args.out)
+            tune(kbs, lambda i, extra: mode_settings(root / f"tune-{i}", "after", extra), run_kb, args.out)
             return 0
         results: dict[str, dict[str, dict[str, Any]]] = {}
         calibration = {} if args.no_calibration else calibration_sets(root, args.per_intent, args.seed)
@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, (kb, sets) in enumerate(kbs):
                 extra = args.extra if mode == "after" else ()
                 on = calibration.get(kb.name) if mode == "after" else None
-                found = run_kb(kb, sets, _settings(root / f"{mode}-{i}", mode, extra), calibrate_on=on)
+                found = run_kb(kb, sets, mode_settings(root / f"{mode}-{i}", mode, extra), calibrate_on=on)
                 if "calibration" in found:
                     print(f"{kb.name} abstention calibrated on the dev split: {found.pop('calibration')}")
                 results[mode].update(found)
