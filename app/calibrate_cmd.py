@@ -20,12 +20,33 @@ from core.errors import InputError
 from retrieval.manifest import Manifest
 
 if TYPE_CHECKING:
-    from chatbot.calibration import Calibration
+    from chatbot.calibration import Calibration, Observation
+    from chatbot.engine import ChatEngine
     from retrieval.evaluation import EvalCase
 
 
 def _in_scope(case: EvalCase) -> bool:
     return case.answerable if case.answerable is not None else bool(case.expected)
+
+
+def _observe(
+    engine: ChatEngine, cases: list[EvalCase], bundled: list[EvalCase]
+) -> tuple[list[Observation], list[str]]:
+    """Each case asked once in a fresh conversation; a case whose inputs are rejected (a corrupt
+    screenshot, an over-long message) is skipped with its reason instead of ending the run."""
+    from chatbot.calibration import observation
+
+    seen: list[Observation] = []
+    skipped: list[str] = []
+    for case, is_bundled in [(c, False) for c in cases] + [(c, True) for c in bundled]:
+        try:
+            verdict = engine.replay(case).trace.abstention
+        except InputError as exc:
+            skipped.append(f"{case.id}: {' '.join(str(exc).split())}")
+            continue
+        in_scope = False if is_bundled else _in_scope(case)
+        seen.append(observation(case.text, in_scope, verdict, bundled=is_bundled))
+    return seen, skipped
 
 
 def calibrate(
@@ -40,7 +61,7 @@ def calibrate(
     from app import reduced
     from app.commands import announce
     from app.runtime import open_runtime
-    from chatbot.calibration import fit, observation, save
+    from chatbot.calibration import fit, save
     from chatbot.engine import EngineOptions
     from chatbot.generators.factory import make_generator
     from chatbot.off_topic import OFF_TOPIC
@@ -64,18 +85,12 @@ def calibrate(
         composer.load()
         try:
             engine = runtime.engine(composer, EngineOptions(), traces)
-            seen = [
-                observation(case.text, _in_scope(case), engine.replay(case).trace.abstention)
-                for case in cases
-            ]
-            seen += [
-                observation(case.text, False, engine.replay(case).trace.abstention, bundled=True)
-                for case in (extra if off_topic else ())
-            ]
+            seen, skipped = _observe(engine, cases, extra if off_topic else [])
         finally:
             traces.close()
     fitted = fit(seen, max_false_answer)
-    fitted = dataclasses.replace(fitted, kb=Manifest.load(settings.manifest_path).fingerprint())
+    fingerprint = Manifest.load(settings.manifest_path).fingerprint()
+    fitted = dataclasses.replace(fitted, kb=fingerprint, skipped=tuple(skipped))
     if not dry_run:
         save(settings.calibration_path, fitted)
     return fitted
@@ -103,6 +118,8 @@ def run(settings: Settings, args: Any) -> int:
             f"warning: {fitted.false_refusal:.0%} of your in-scope questions would be refused; their "
             "wordings are far from the knowledge base's, so add pages or headings in your customers' words"
         )
+    for line in fitted.skipped:
+        print(f"skipped (its input was rejected): {line}")
     if fitted.dropped:
         print(f"left out {len(fitted.dropped)} general question(s) your knowledge base answers like its own:")
         for text in fitted.dropped:

@@ -7,9 +7,9 @@ of 0.3, while on a product manual an off-topic question that names a product ("t
 about routers") reaches 0.4. One global threshold cannot get both right, so a company calibrates its
 own: its customers' questions (eval cases, `answerable` true or with expected documents) are the
 in-scope side; its `answerable: false` cases and the general questions of `chatbot.off_topic` the
-out-of-scope side. Each runs through the engine once (`observe`); the thresholds the abstention
-rule weighs (`chatbot.abstention.AbstentionPolicy`: coverage, similarity and their unknown-word
-penalties) are then chosen on a grid (`fit`): fewest `FALSE_ANSWER_COST` x false answers + refusals,
+out-of-scope side. Each runs through the engine once (`app.calibrate_cmd`); from what the rule
+weighed for each (an `Observation`), the thresholds of `chatbot.abstention.AbstentionPolicy`
+(coverage, similarity and their unknown-word penalties) are chosen on a grid (`fit`): fewest `FALSE_ANSWER_COST` x false answers + refusals,
 false answers at most `max_false_answer` of the out-of-scope side; among equally good settings the
 one with the widest margin. The result is saved in the data dir (`abstention.json`) with the
 fingerprint of the knowledge base it was measured on; the runtime applies it (explicit `--set
@@ -22,7 +22,7 @@ import dataclasses
 import itertools
 import json
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,7 +88,8 @@ class Calibration:
     """Thresholds with what they were measured on: `n_in` / `n_out` questions (in / out of scope),
     the accuracy and false-answer / false-refusal rates on them, the bundled off-topic questions
     left out because the KB matches them like its own (`dropped`), whether the false-answer limit
-    could be met (`met`), and the fingerprint of the knowledge base (`kb`)."""
+    could be met (`met`), the fingerprint of the knowledge base (`kb`) and the cases left out because
+    their inputs were rejected (`skipped`)."""
 
     thresholds: Thresholds
     n_in: int
@@ -101,10 +102,12 @@ class Calibration:
     dropped: tuple[str, ...] = ()
     kb: str = ""
     created: str = ""
+    skipped: tuple[str, ...] = ()  # cases whose inputs were rejected, with the reason
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["dropped"] = list(self.dropped)
+        out["skipped"] = list(self.skipped)
         return {"version": CALIBRATION_VERSION, **out}
 
     @classmethod
@@ -113,6 +116,7 @@ class Calibration:
         values = {k: v for k, v in data.items() if k in fields}
         values["thresholds"] = Thresholds(**data["thresholds"])
         values["dropped"] = tuple(data.get("dropped") or ())
+        values["skipped"] = tuple(data.get("skipped") or ())
         return cls(**values)
 
     def summary(self) -> str:
@@ -137,18 +141,6 @@ def observation(text: str, in_scope: bool, verdict: Any, *, bundled: bool = Fals
         early,
         bundled,
     )
-
-
-def observe(
-    ask: Callable[[str], Any],
-    questions: Iterable[tuple[str, bool]],
-    off_topic: Sequence[str] = (),
-) -> list[Observation]:
-    """Each (question, in scope?) and each `off_topic` question asked once through `ask` (a fresh
-    conversation returning the turn's `AbstentionRecord`)."""
-    out = [observation(text, in_scope, ask(text)) for text, in_scope in questions]
-    out += [observation(text, False, ask(text), bundled=True) for text in off_topic]
-    return out
 
 
 def drop_in_scope_looking(observations: Sequence[Observation]) -> tuple[list[Observation], list[str]]:

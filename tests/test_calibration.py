@@ -135,11 +135,14 @@ def test_calibrate_command_saves_thresholds_the_engine_then_uses(
         {"id": "c", "text": "ship it to my new flat instead", "answerable": True},
         {"id": "d", "text": "need the bill for my last purchase", "expected": ["invoice.md"]},
         {"id": "e", "text": "what's a good name for a parrot?", "answerable": False},
+        {"id": "f", "text": "this error", "image": "broken.png", "answerable": True},  # not an image
     ]
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     cases.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     capsys.readouterr()
     assert main(["calibrate", str(cases), *common]) == 0
     out = capsys.readouterr().out
+    assert "skipped (its input was rejected): f:" in out  # one bad case does not end the run
     saved = load(data / "abstention.json")
     assert isinstance(saved, Calibration) and saved.n_in == 4 and saved.kb
     assert saved.n_out == 1 + len(OFF_TOPIC) - len(saved.dropped)
