@@ -9,9 +9,9 @@ own: its customers' questions (eval cases, `answerable` true or with expected do
 in-scope side; its `answerable: false` cases and the general questions of `chatbot.off_topic` the
 out-of-scope side. Each runs through the engine once (`app.calibrate_cmd`); from what the rule
 weighed for each (an `Observation`), the thresholds of `chatbot.abstention.AbstentionPolicy`
-(coverage, similarity and their unknown-word penalties) are chosen on a grid (`fit`): fewest `FALSE_ANSWER_COST` x false answers + refusals,
-false answers at most `max_false_answer` of the out-of-scope side; among equally good settings the
-one with the widest margin. The result is saved in the data dir (`abstention.json`) with the
+(coverage, similarity and their unknown-word penalties) are chosen on a grid (`fit`): fewest
+`FALSE_ANSWER_COST` x false answers + refusals, false answers at most `max_false_answer` of the
+out-of-scope side; among equally good settings the one with the widest margin. The result is saved in the data dir (`abstention.json`) with the
 fingerprint of the knowledge base it was measured on; the runtime applies it (explicit `--set
 abstention.*` still wins) and `supportbot doctor` says when the knowledge base changed since.
 """
