@@ -1,19 +1,19 @@
 """Abstention thresholds calibrated on one company's own questions (`supportbot calibrate`).
 
-How close a question has to come to the knowledge base before the bot answers depends on the
-knowledge base: on a help centre of one short question and answer per topic, customers' messy
-wordings ("need help lodging a reclamation against ur organization") reach a text-embedder cosine
-of 0.3, while on a product manual an off-topic question that names a product ("tell me a joke
-about routers") reaches 0.4. One global threshold cannot get both right, so a company calibrates its
-own: its customers' questions (eval cases, `answerable` true or with expected documents) are the
-in-scope side; its `answerable: false` cases and the general questions of `chatbot.off_topic` the
-out-of-scope side. Each runs through the engine once (`app.calibrate_cmd`); from what the rule
-weighed for each (an `Observation`), the thresholds of `chatbot.abstention.AbstentionPolicy`
-(coverage, similarity and their unknown-word penalties) are chosen on a grid (`fit`): fewest
-`FALSE_ANSWER_COST` x false answers + refusals, false answers at most `max_false_answer` of the
-out-of-scope side; among equally good settings the one with the widest margin. The result is saved in the data dir (`abstention.json`) with the
-fingerprint of the knowledge base it was measured on; the runtime applies it (explicit `--set
-abstention.*` still wins) and `supportbot doctor` says when the knowledge base changed since.
+How close a question has to come to the knowledge base before the bot answers depends on the knowledge
+base: on a help centre of one short question and answer per topic, customers' messy wordings ("need help
+lodging a reclamation against ur organization") reach a text-embedder cosine of 0.3, while on a product
+manual an off-topic question that names a product ("tell me a joke about routers") reaches 0.4. One
+global threshold cannot get both right, so a company calibrates its own: its customers' questions (eval
+cases, `answerable` true or with expected documents) are the in-scope side; its `answerable: false`
+cases and the general questions of `chatbot.off_topic` the out-of-scope side. Each runs through the
+engine once (`app.calibrate_cmd`); from what the rule weighed for each (an `Observation`), the
+thresholds of `chatbot.abstention.AbstentionPolicy` (coverage, similarity and their unknown-word
+penalties) are chosen on a grid (`fit`): fewest `FALSE_ANSWER_COST` x false answers + refusals, false
+answers at most `max_false_answer` of the out-of-scope side; among equally good settings the one with
+the widest margin. The result is saved in the data dir (`abstention.json`) with the fingerprint of the
+knowledge base it was measured on; the runtime applies it (explicit `--set abstention.*` still wins) and
+`supportbot doctor` says when the knowledge base changed since.
 """
 
 from __future__ import annotations
