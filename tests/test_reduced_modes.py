@@ -149,7 +149,7 @@ def test_a_voice_note_is_transcribed_by_bundled_tiny_en_when_nothing_better_is_p
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     wav = tmp_path / "note.wav"
     subprocess.run(
-        [espeak, "-s", "140", "-w", str(wav), "my extender lost the mesh link"], check=True, timeout=60
+        [espeak, "-s", "140", "-w", str(wav), "my mesh extender lost the link"], check=True, timeout=60
     )
     settings = Settings.from_env(data_dir=tmp_path / "data", allow_missing_models=True)
     with open_runtime(settings) as runtime:
