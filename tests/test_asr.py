@@ -302,16 +302,6 @@ def test_real_model_silence_is_empty(tiny_en: FasterWhisperTranscriber, vad: boo
 
 
 @pytest.mark.slow
-def test_the_same_voice_note_reads_the_same_every_time(tiny_en: FasterWhisperTranscriber, speak: Any) -> None:
-    # Greedy decoding of this clip fails Whisper's log-probability check, and its fallback samples one of
-    # several readings ("error code 42" / "hair a code 42"); the default beam search passes the check.
-    wave = speak("Hello. My M10 extender. Error code 42.")
-    readings = {tiny_en.transcribe(wave).text for _ in range(10)}
-    assert len(readings) == 1, readings
-    assert "42" in next(iter(readings))
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("vad", [True, False])
 def test_real_model_tone_has_low_confidence(tiny_en: FasterWhisperTranscriber, vad: bool) -> None:
     result = tiny_en.transcribe(_tone(), TranscribeOptions(vad=vad))

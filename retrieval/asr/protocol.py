@@ -129,8 +129,9 @@ class TranscribeOptions:
     models always use "en"). `beam_size`: 5 (default) is beam search, which rarely needs Whisper's
     fallback to sampling at a higher temperature, so the same voice note reads the same every time (and
     reads better: tiny.en hears "M10 extender" where greedy decoding hears "M10X10Der" and then samples
-    one of several readings); 1 is greedy decoding, a little faster on clear audio. `vad`: skip non-speech with a voice-activity detector before decoding (faster-whisper's
-    bundled Silero VAD; openai-whisper has none and instead drops windows it judges silent).
+    one of several readings); 1 is greedy decoding, a little faster on clear audio. `vad`: skip
+    non-speech with a voice-activity detector before decoding (faster-whisper's bundled Silero VAD;
+    openai-whisper has none and instead drops windows it judges silent).
     """
 
     language: str | None = None
