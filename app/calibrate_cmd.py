@@ -124,6 +124,11 @@ def run(settings: Settings, args: Any) -> int:
         print(f"left out {len(fitted.dropped)} general question(s) your knowledge base answers like its own:")
         for text in fitted.dropped:
             print(f"  - {text}")
-    where = "not saved (--dry-run)" if dry_run else f"saved to {settings.calibration_path}"
-    print(f"thresholds {where}; `supportbot chat`, `serve` and `eval --data-dir` on this data dir use them")
+    if dry_run:
+        print("thresholds not saved (--dry-run)")
+    else:
+        print(
+            f"thresholds saved to {settings.calibration_path}; `supportbot chat`, `serve` and "
+            "`eval --data-dir` on this data dir use them"
+        )
     return 0
