@@ -140,6 +140,9 @@ def test_calibrate_command_saves_thresholds_the_engine_then_uses(
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     cases.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     capsys.readouterr()
+    assert main(["calibrate", str(cases), *common, "--dry-run"]) == 0
+    assert "not saved (--dry-run)" in capsys.readouterr().out
+    assert not (data / "abstention.json").exists()
     assert main(["calibrate", str(cases), *common]) == 0
     out = capsys.readouterr().out
     assert "skipped (its input was rejected): f:" in out  # one bad case does not end the run
