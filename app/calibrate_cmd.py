@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
-from core.errors import InputError
+from core.errors import ConfigError, InputError
 from retrieval.manifest import Manifest
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ def calibrate(
     from chatbot.traces import TraceStore
     from retrieval.evaluation import EvalCase, load_cases
 
+    if not 0.0 <= max_false_answer <= 1.0:
+        raise ConfigError(f"--max-false-answer must be a share from 0 to 1, got {max_false_answer}")
     if not settings.manifest_path.exists():
         raise InputError(
             f"no knowledge base is indexed in {settings.data_dir}; run `supportbot ingest KB_DIR` first"

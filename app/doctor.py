@@ -121,22 +121,24 @@ def check_data_dir(settings: Settings) -> tuple[list[str], bool]:
     elif not broken:
         files = len(json.loads((data / "manifest.json").read_text(encoding="utf-8")).get("files", {}) or {})
         lines.append(_line(OK, "data dir", f"{data}: writable, index readable ({files} file(s) recorded)"))
-        lines += _calibration_lines(settings)
+        line, broken = _calibration_line(settings)
+        lines.append(line)
     return lines, broken
 
 
-def _calibration_lines(settings: Settings) -> list[str]:
+def _calibration_line(settings: Settings) -> tuple[str, bool]:
+    """The data dir's abstention thresholds; a damaged calibration file is broken (no engine starts)."""
     from app.calibration_state import calibration_note
 
     try:
         note = calibration_note(settings)
     except SupportbotError as exc:
-        return [_line(WARN, "abstention", str(exc))]
+        return _line(BROKEN, "abstention", str(exc)), True
     if note is None:
-        return [
-            _line(OK, "abstention", "default thresholds (`supportbot calibrate CASES.jsonl` fits your own)")
-        ]
-    return [_line(WARN if "changed since" in note else OK, "abstention", note)]
+        return _line(
+            OK, "abstention", "default thresholds (`supportbot calibrate CASES.jsonl` fits your own)"
+        ), False
+    return _line(WARN if "changed since" in note else OK, "abstention", note), False
 
 
 def doctor(settings: Settings) -> int:

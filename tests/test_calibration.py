@@ -174,11 +174,31 @@ def test_calibrate_command_saves_thresholds_the_engine_then_uses(
 
 
 @pytest.mark.usefixtures("empty_model_dir")
-def test_calibrate_needs_an_ingested_kb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_calibrate_needs_an_ingested_kb_and_a_share(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cases = tmp_path / "cases.jsonl"
     cases.write_text(json.dumps({"id": "a", "text": "refund?", "answerable": True}), encoding="utf-8")
-    code = main(["calibrate", str(cases), "--data-dir", str(tmp_path / "empty"), "--allow-missing-models"])
-    assert code == 1 and "supportbot ingest" in capsys.readouterr().err
+    common = ["--data-dir", str(tmp_path / "empty"), "--allow-missing-models"]
+    assert main(["calibrate", str(cases), *common]) == 1
+    assert "supportbot ingest" in capsys.readouterr().err
+    assert main(["calibrate", str(cases), *common, "--max-false-answer", "5"]) == 1
+    assert "from 0 to 1" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("empty_model_dir")
+def test_doctor_marks_a_damaged_calibration_broken(
+    tmp_path: Path, kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    MemoryStores().install(monkeypatch)
+    data = tmp_path / "data"
+    common = ["--data-dir", str(data), "--allow-missing-models"]
+    assert main(["ingest", str(kb), *common, "--no-progress"]) == 0
+    (data / "abstention.json").write_text("{half a file", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["doctor", *common]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN" in out and "abstention.json is unreadable" in out and "delete it" in out
 
 
 @pytest.mark.slow  # real Milvus Lite: ingest, calibrate, then eval on the same data dir uses the thresholds
