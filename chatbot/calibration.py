@@ -71,7 +71,11 @@ class Thresholds:
                 raise ConfigError(f"calibrated threshold {name} must be a number in [0, 1], got {value!r}")
 
     def apply(self, policy: AbstentionPolicy) -> AbstentionPolicy:
-        return dataclasses.replace(policy, **dataclasses.asdict(self))
+        """`policy` with these thresholds. The confidence a verdict records (`coverage`) already holds
+        an ImageBind cosine where that channel ran, and the engine compares it with the lower of
+        `min_coverage` and `min_dense`; `min_dense` is set to the calibrated coverage so that the rule
+        the engine applies is the one calibrated."""
+        return dataclasses.replace(policy, **dataclasses.asdict(self), min_dense=self.min_coverage)
 
     def answers(self, o: Observation) -> bool:
         """Whether the rule with these thresholds answers `o` (as `chatbot.abstention.judge` does)."""

@@ -98,6 +98,7 @@ def test_thresholds_apply_to_the_policy_and_leave_the_rest() -> None:
     policy = Thresholds(0.6, 0.3, 0.1, 0.2).apply(AbstentionPolicy(min_asr=0.4))
     assert (policy.min_coverage, policy.min_similarity, policy.unknown_penalty) == (0.6, 0.3, 0.1)
     assert policy.unknown_coverage_penalty == 0.2 and policy.min_asr == 0.4
+    assert policy.min_dense == 0.6  # the engine takes the lower of the two: the calibrated one
 
 
 def test_the_bundled_off_topic_questions_are_distinct_questions() -> None:
