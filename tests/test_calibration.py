@@ -121,14 +121,22 @@ def kb(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.usefixtures("empty_model_dir")
-def test_calibrate_command_saves_thresholds_the_engine_then_uses(
-    tmp_path: Path, kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def ingested(
+    tmp_path: Path, kb: Path, monkeypatch: pytest.MonkeyPatch, empty_model_dir: Path
+) -> tuple[Path, list[str]]:
+    """The kb ingested into an in-memory store's data dir; (data dir, the commands' common flags)."""
     MemoryStores().install(monkeypatch)
     data = tmp_path / "data"
     common = ["--data-dir", str(data), "--allow-missing-models"]
     assert main(["ingest", str(kb), *common, "--no-progress"]) == 0
+    return data, common
+
+
+def test_calibrate_command_saves_thresholds_the_engine_then_uses(
+    tmp_path: Path, kb: Path, ingested: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, common = ingested
     cases = tmp_path / "cases.jsonl"
     rows = [
         {"id": "a", "text": "i want my money back for the stuff i returned", "expected": ["refunds.md"]},
@@ -187,14 +195,10 @@ def test_calibrate_needs_an_ingested_kb_and_a_share(
     assert "from 0 to 1" in capsys.readouterr().err
 
 
-@pytest.mark.usefixtures("empty_model_dir")
 def test_doctor_marks_a_damaged_calibration_broken(
-    tmp_path: Path, kb: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ingested: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    MemoryStores().install(monkeypatch)
-    data = tmp_path / "data"
-    common = ["--data-dir", str(data), "--allow-missing-models"]
-    assert main(["ingest", str(kb), *common, "--no-progress"]) == 0
+    data, common = ingested
     (data / "abstention.json").write_text("{half a file", encoding="utf-8")
     capsys.readouterr()
     assert main(["doctor", *common]) == 1
