@@ -67,6 +67,15 @@ class LoadResult:
         }
 
 
+def small_kb(root: Path) -> Path:
+    """`root/kb`: the sample KB's `ARTICLES` only (a KB that ingests in seconds)."""
+    kb = root / "kb"
+    for rel in ARTICLES:
+        (kb / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "data" / "kb" / rel, kb / rel)
+    return kb
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -118,10 +127,7 @@ def run_load(sessions: int, turns: int, *, queue_size: int = 32, concurrency: in
     from ui.app import AppOptions, build_app
 
     root = Path(tempfile.mkdtemp(prefix="supportbot-load-"))
-    kb = root / "kb"
-    for rel in ARTICLES:
-        (kb / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "data" / "kb" / rel, kb / rel)
+    kb = small_kb(root)
     settings = Settings(data_dir=root / "data", allow_missing_models=True, generator="extractive")
     result = LoadResult(sessions, turns)
     runtime = open_runtime(settings, load_models=False)

@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.load import ARTICLES  # noqa: E402  (the same KB as the load bench)
+from bench.load import small_kb  # noqa: E402  (the same KB as the load bench)
 
 QUESTIONS = (
     "my extender shows error E-42, what do I do?",
@@ -210,10 +210,7 @@ def run(conversations: int, turns: int) -> tuple[list[PathTimes], dict[str, Any]
     from ui.chat_view import ChatConfig, ChatController
 
     root = Path(tempfile.mkdtemp(prefix="supportbot-web-path-"))
-    kb = root / "kb"
-    for rel in ARTICLES:
-        (kb / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "data" / "kb" / rel, kb / rel)
+    kb = small_kb(root)
     settings = Settings(data_dir=root / "data", allow_missing_models=True, generator="extractive")
     paths = [
         PathTimes("engine (in process)"),
