@@ -16,7 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatbot.calibration import FALSE_ANSWER_COST, Observation, Thresholds
+import numpy as np
+
+from chatbot.calibration import FALSE_ANSWER_COST, Observation, answered_by
 from chatbot.engine import ChatEngine
 from core.config import Settings
 from core.types import SourceScore
@@ -116,7 +118,7 @@ def _rule_rows(
 ) -> list[tuple[float, float, float, float, float, dict[str, tuple[float, float]]]]:
     """(cost, coverage, similarity, penalty, coverage penalty, {set: (accuracy, false-answer rate)}) per
     threshold setting, only where every set keeps false answers <= 5 %. The rule is the engine's, as
-    `chatbot.calibration.Thresholds.answers` states it."""
+    `chatbot.calibration.answered_by` applies it to a grid of settings."""
     sets = sorted({k.split(":", 1)[0] for k, v in features.items() if not v[-1]})  # sets with out-of-scope
     seen = {
         name: [
@@ -126,26 +128,37 @@ def _rule_rows(
         ]
         for name in sets
     }
-    rows = []
-    grid = itertools.product(
-        (0.55, 0.6, 0.7),
-        [x / 100 for x in range(24, 49)],
-        (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-        (0.0, 0.2, 0.4, 0.6),
+    grid = np.array(
+        list(
+            itertools.product(
+                (0.55, 0.6, 0.7),
+                [x / 100 for x in range(24, 49)],
+                (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+                (0.0, 0.2, 0.4, 0.6),
+            )
+        )
     )
-    for cov, sim, pen, cpen in grid:
-        rule = Thresholds(cov, sim, pen, cpen)
-        cost, per_set, ok = 0.0, {}, True
-        for name in sets:
-            own = seen[name]
-            fa = sum(rule.answers(o) and not o.in_scope for o in own)
-            fr = sum(not rule.answers(o) and o.in_scope for o in own)
-            n_out = sum(not o.in_scope for o in own) or 1
-            ok = ok and fa / n_out <= 0.05
-            cost += FALSE_ANSWER_COST * fa + fr
-            per_set[name] = (round(1 - (fa + fr) / len(own), 3), round(fa / n_out, 3))
-        if ok:
-            rows.append((cost, cov, sim, pen, cpen, per_set))
+    cost = np.zeros(len(grid))
+    ok = np.ones(len(grid), dtype=bool)
+    per_set: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name in sets:
+        own = seen[name]
+        inside = np.array([o.in_scope for o in own])
+        answered = answered_by(grid, own)
+        fa = (answered & ~inside).sum(1)
+        fr = (~answered & inside).sum(1)
+        n_out = int((~inside).sum()) or 1
+        ok &= fa / n_out <= 0.05
+        cost += FALSE_ANSWER_COST * fa + fr
+        per_set[name] = (np.round(1 - (fa + fr) / len(own), 3), np.round(fa / n_out, 3))
+    rows = [
+        (
+            float(cost[i]),
+            *(float(x) for x in grid[i]),
+            {name: (float(acc[i]), float(fa_rate[i])) for name, (acc, fa_rate) in per_set.items()},
+        )
+        for i in np.flatnonzero(ok)
+    ]
     return sorted(rows, key=lambda r: (r[0], -r[1], r[2], r[3], -r[4]))
 
 

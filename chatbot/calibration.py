@@ -169,8 +169,9 @@ def _grid() -> np.ndarray:
     return np.array(list(rows), dtype=np.float64)
 
 
-def _answered(grid: np.ndarray, observations: Sequence[Observation]) -> np.ndarray:
-    """(settings x questions) booleans: would each setting answer each question."""
+def answered_by(grid: np.ndarray, observations: Sequence[Observation]) -> np.ndarray:
+    """(settings x questions) booleans: would each setting (a row of coverage, similarity, penalty,
+    coverage penalty) answer each question; `Thresholds.answers` for a whole grid at once."""
     cov = np.array([o.coverage for o in observations])
     sim = np.array([o.similarity for o in observations])
     unk = np.array([o.unknown_share for o in observations])
@@ -194,7 +195,7 @@ def fit(observations: Sequence[Observation], max_false_answer: float = 0.05) -> 
             f"documents) and out-of-scope ones; got {n_in} in scope and {n_out} out of scope"
         )
     grid = _grid()
-    answered = _answered(grid, kept)
+    answered = answered_by(grid, kept)
     false_answers = (answered & ~inside[None, :]).sum(1)
     refusals = (~answered & inside[None, :]).sum(1)
     cost = FALSE_ANSWER_COST * false_answers + refusals
