@@ -6,7 +6,10 @@ the chosen split's half (about 2,250), embedded by all-MiniLM-L6-v2 (`gt-all-min
 by cosine against each representation of the pages below. It prints hit@1 per representation: the
 ceiling the product's fusion starts from, and what each idea tried for issue 10's Bitext target gives.
 
-    python bench/bitext_representations.py [--split dev|test] [--seed 13]
+    python bench/bitext_representations.py [--split dev|test] [--seed 13] [--text-embedder DIR ...]
+
+`--text-embedder DIR` (repeatable) measures a local sentence-transformers directory instead of the
+bundled model; with two or more, the whole-text ranking of their averaged cosines is printed as well.
 
 Representations: the page's whole text (title, then body), the product's chunk vector (whole text +
 0.3 x title, `retrieval/text_index.py`), the title alone, the body alone, the best single answer
@@ -93,27 +96,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--text-embedder",
+        dest="models",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a local sentence-transformers directory (repeatable); default: the bundled model",
+    )
     args = parser.parse_args(argv)
     if not data.BITEXT_CSV.is_file():
         print(f"outside eval data not found under {data.SHARED} (the team's ../shared/eval)", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    embedder = SentenceEmbedder()
-    embedder.load()
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(embedder.embed_text(list(texts)), dtype=np.float32)
-
     with tempfile.TemporaryDirectory(prefix="bench-bitext-repr-") as tmp:
         _, pages, questions = pages_and_questions(Path(tmp), args.split, args.seed)
-    q = embed([text for text, _ in questions])
     gold = np.array([page for _, page in questions])
-    print(
-        f"split {args.split}, seed {args.seed}: {len(questions)} questions, {len(pages)} pages; "
-        "text embedder alone"
-    )
-    for name, matrix in scores(embed, pages, q).items():
-        print(f"  {name:<44} hit@1 {float((matrix.argmax(1) == gold).mean()):.3f}")
+    print(f"split {args.split}, seed {args.seed}: {len(questions)} questions, {len(pages)} pages")
+    wholes = []
+    for model in args.models or [None]:
+        embedder = SentenceEmbedder(model)
+        embedder.load()
+
+        def embed(texts: Sequence[str], embedder: SentenceEmbedder = embedder) -> np.ndarray:
+            return np.asarray(embedder.embed_text(list(texts)), dtype=np.float32)
+
+        q = embed([text for text, _ in questions])
+        print(f"text embedder {embedder.name} alone")
+        matrices = scores(embed, pages, q)
+        for name, matrix in matrices.items():
+            print(f"  {name:<44} hit@1 {float((matrix.argmax(1) == gold).mean()):.3f}")
+        wholes.append(matrices["whole text (title + body)"])
+    if len(wholes) > 1:
+        mean = sum(wholes) / len(wholes)
+        print(
+            f"  {'whole text, the cosines averaged':<44} hit@1 {float((mean.argmax(1) == gold).mean()):.3f}"
+        )
     print(f"total {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -110,8 +110,12 @@ def _summary(report: EvalReport) -> dict[str, Any]:
     return out
 
 
-def mode_settings(data_dir: Path, mode: str, extra: Sequence[str]) -> Settings:
+def mode_settings(
+    data_dir: Path, mode: str, extra: Sequence[str], text_embedder: str | None = None
+) -> Settings:
     values = dict(MODES[mode])
+    if text_embedder is not None and mode == "after":
+        values["text_embedder"] = text_embedder
     tuning = tuple(values.pop("tuning", ())) + tuple(extra)
     return Settings(
         data_dir=data_dir,
@@ -215,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--set", dest="extra", action="append", default=[], help="SECTION.KEY=VALUE for 'after'"
     )
+    parser.add_argument(
+        "--text-embedder",
+        default=None,
+        help="'after' with this local sentence-transformers directory as the text embedder",
+    )
     parser.add_argument("--tune", action="store_true", help="dev split: grid-search weights and thresholds")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON results here")
     parser.add_argument(
@@ -233,7 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tune:
             from bench.generalization_tune import tune
 
-            tune(kbs, lambda i, extra: mode_settings(root / f"tune-{i}", "after", extra), run_kb, args.out)
+            tune(
+                kbs,
+                lambda i, extra: mode_settings(root / f"tune-{i}", "after", extra, args.text_embedder),
+                run_kb,
+                args.out,
+            )
             return 0
         results: dict[str, dict[str, dict[str, Any]]] = {}
         calibration = {} if args.no_calibration else calibration_sets(root, args.per_intent, args.seed)
@@ -242,7 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, (kb, sets) in enumerate(kbs):
                 extra = args.extra if mode == "after" else ()
                 on = calibration.get(kb.name) if mode == "after" else None
-                found = run_kb(kb, sets, mode_settings(root / f"{mode}-{i}", mode, extra), calibrate_on=on)
+                found = run_kb(
+                    kb,
+                    sets,
+                    mode_settings(root / f"{mode}-{i}", mode, extra, args.text_embedder),
+                    calibrate_on=on,
+                )
                 if "calibration" in found:
                     print(f"{kb.name} abstention calibrated on the dev split: {found.pop('calibration')}")
                 results[mode].update(found)
