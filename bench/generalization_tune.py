@@ -3,6 +3,7 @@
 Each dev case runs once through the engine with `top_k` 50, so its hits carry every source's rank and
 raw score for (nearly) every candidate; each weight setting is then replayed offline with
 `retrieval.fusion` (the same function the store uses), the graph's two shares and the media prior.
+It prints the settings best on the mean over the sets, then each set's own best beside it.
 Abstention thresholds are picked from each in-scope / out-of-scope case's term coverage,
 text-embedder similarity and share of words the knowledge base never uses (as the trace records
 them), with a false answer costing three refusals and false answers <= 5 % in every set.
@@ -99,6 +100,9 @@ def tune(
     print("fusion weights -> mean hit@1 over", ", ".join(recorded))
     for mean, per_set, w in rows[:10]:
         print(f"  {mean:.4f} {[round(x, 3) for x in per_set]} {w}")
+    for k, name in enumerate(recorded):
+        best = max(rows, key=lambda r: r[1][k])
+        print(f"  best for {name} alone: {best[1][k]:.4f} (the weights above: {rows[0][1][k]:.4f}) {best[2]}")
     plain = next(r for r in rows if r[2] == FusionWeights.equal())
     print(f"  plain RRF: {plain[0]:.4f} {[round(x, 3) for x in plain[1]]}")
     if out is not None:
