@@ -4,6 +4,7 @@ all-MiniLM-L6-v2 in a slow test; errors for a missing or broken model directory;
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,23 @@ def test_numpy_path_gives_the_transformers_vectors_on_the_bundled_model() -> Non
     fast, reference = _pair(None)
     assert fast.dim == 384 and fast.max_tokens == 256
     _assert_same_vectors(fast, reference)
+
+
+def test_an_alternative_model_imported_by_name_is_the_text_embedder(tiny_dir: Path, tmp_path: Path) -> None:
+    """`models import all-mpnet-base-v2 ZIP`, then `--text-embedder all-mpnet-base-v2`: the name resolves to
+    the imported folder in the model dir. The tiny random BERT stands in for mpnet's weights (plumbing)."""
+    from app.cli import main
+
+    archive = tmp_path / "all-mpnet-base-v2.zip"
+    with zipfile.ZipFile(archive, "w") as z:  # the layout of a downloaded folder, zipped whole
+        for f in tiny_dir.iterdir():
+            z.write(f, f"all-mpnet-base-v2/{f.name}")
+    models = tmp_path / "models"
+    assert main(["models", "import", "all-mpnet-base-v2", str(archive), "--model-dir", str(models)]) == 0
+
+    built = make_text_embedder(Settings(text_embedder="all-mpnet-base-v2", model_dir=models))
+    assert isinstance(built, SentenceEmbedder)
+    assert built.model_dir == models / "text-embedder" / "all-mpnet-base-v2"
+    vectors = built.embed_text(["router reset", "refund policy"])
+    assert vectors.shape == (2, 32)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
