@@ -16,6 +16,10 @@ no ImageBind), once per mode:
   split asked is scored; `--no-calibration` keeps the default thresholds there too.
 
     python bench/generalization.py [--split test|dev] [--per-intent 6] [--seed 13] [--tune]
+                                   [--text-embedder DIR]
+
+`--text-embedder DIR` runs `after` (and `--tune`) with another local sentence-transformers model
+instead of the bundled one; `before` never has a text embedder.
 
 `--tune` (dev only) grid-searches the fusion weights and abstention thresholds and prints the best.
 On this 2-core machine a test run takes a few minutes (162 typed, 54 follow-up, 182 abstention,
